@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/votestream/votestream/internal/election"
+	"github.com/votestream/votestream/internal/simulate"
+	"github.com/votestream/votestream/internal/vote"
+)
+
+func init() {
+	register("simulate", "replay an election's official results as ballots on votes_topic", runSimulate)
+}
+
+func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("simulate", "simulate --election PATH [flags]", stderr)
+	brokers := fs.String("brokers", envOr("VOTESTREAM_BROKERS", "127.0.0.1:9092"), "Kafka seed brokers, comma-separated host:port (VOTESTREAM_BROKERS)")
+	electionPath := fs.String("election", envOr("VOTESTREAM_ELECTION", ""), "results CSV of the election to replay, such as infra/elections/us-vt-pres-2024.csv; required (VOTESTREAM_ELECTION)")
+	electionDate := fs.String("election-date", envOr("VOTESTREAM_ELECTION_DATE", ""), "polling day as YYYY-MM-DD; empty takes it from the election's .election.json, else the results file's modification date (VOTESTREAM_ELECTION_DATE)")
+	seedText := fs.String("seed", envOr("VOTESTREAM_SEED", "1"), "seed of the replay order, a non-negative integer; the same seed replays the same ballots (VOTESTREAM_SEED)")
+	topic := fs.String("topic", envOr("VOTESTREAM_TOPIC", vote.VotesTopic), "topic that receives the ballots (VOTESTREAM_TOPIC)")
+	checkpoint := fs.String("checkpoint", envOr("VOTESTREAM_CHECKPOINT", ""), "file that records the replay position; a replay resumes from it and updates it, empty replays from the start (VOTESTREAM_CHECKPOINT)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected arguments %q: simulate takes only flags", fs.Args())
+	}
+	if *electionPath == "" {
+		return usagef("--election is required: give the results CSV of an election")
+	}
+	seed, err := strconv.ParseUint(*seedText, 10, 64)
+	if err != nil {
+		return usagef("--seed %q is not a non-negative integer", *seedText)
+	}
+
+	e, err := election.Load(*electionPath)
+	if err != nil {
+		return err
+	}
+	day, err := election.DefaultDay(*electionPath)
+	if err != nil {
+		return err
+	}
+	if *electionDate != "" {
+		if day.Date, err = election.ParseDate(*electionDate); err != nil {
+			return usagef("--election-date: %v", err)
+		}
+	}
+
+	var start int64
+	if *checkpoint != "" {
+		if start, err = simulate.LoadCheckpoint(*checkpoint); err != nil {
+			return err
+		}
+	}
+	total := e.TotalVotes()
+	if start >= total {
+		fmt.Fprintf(stderr, "simulate: the checkpoint %s says all %d ballots of %s were produced; delete it to replay again\n", *checkpoint, total, e.ID)
+		return nil
+	}
+
+	client, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(splitList(*brokers)...)}, simulate.ProducerOpts()...)...)
+	if err != nil {
+		return usagef("--brokers %q: %v", *brokers, err)
+	}
+	defer client.Close()
+
+	if start > 0 {
+		fmt.Fprintf(stderr, "simulate: resuming %s at ballot %d of %d from %s\n", e.ID, start, total, *checkpoint)
+	}
+	progress := newReplayProgress(stderr, start, total)
+	result, err := simulate.Run(ctx, simulate.Config{
+		Election:       e,
+		Day:            day,
+		Seed:           seed,
+		Client:         client,
+		Topic:          *topic,
+		Start:          start,
+		CheckpointPath: *checkpoint,
+		Progress:       progress.update,
+	})
+	progress.finish()
+	rate := float64(result.Sent) / max(result.Elapsed.Seconds(), 1e-9)
+	fmt.Fprintf(stderr, "simulate: produced %d ballots of %s to %s in %s (%.0f ballots/s); next position %d of %d\n",
+		result.Sent, e.ID, *topic, result.Elapsed.Round(time.Millisecond), rate, result.Position, total)
+	return err
+}
+
+// replayProgress prints one progress line to a terminal, redrawn in place,
+// or a line every progressLogInterval to a file or pipe.
+type replayProgress struct {
+	w        io.Writer
+	terminal bool
+	start    int64
+	total    int64
+	began    time.Time
+	printed  time.Time
+}
+
+// progressLogInterval spaces progress lines when stderr is not a terminal,
+// so that logs stay short.
+const progressLogInterval = 5 * time.Second
+
+func newReplayProgress(w io.Writer, start, total int64) *replayProgress {
+	return &replayProgress{w: w, terminal: isTerminal(w), start: start, total: total, began: time.Now()}
+}
+
+// update receives the ballots acknowledged in this run; simulate.Run calls
+// it at most four times a second.
+func (p *replayProgress) update(sent, _ int64) {
+	if !p.terminal && time.Since(p.printed) < progressLogInterval {
+		return
+	}
+	p.printed = time.Now()
+	done := p.start + sent
+	percent := 100 * float64(done) / float64(p.total)
+	rate := float64(sent) / max(time.Since(p.began).Seconds(), 1e-9)
+	line := fmt.Sprintf("simulate: %5.1f%%  %d of %d ballots  %.0f ballots/s", percent, done, p.total, rate)
+	if p.terminal {
+		fmt.Fprintf(p.w, "\r%s\x1b[K", line)
+		return
+	}
+	fmt.Fprintln(p.w, line)
+}
+
+// finish ends the redrawn line on a terminal.
+func (p *replayProgress) finish() {
+	if p.terminal && !p.printed.IsZero() {
+		fmt.Fprintln(p.w)
+	}
+}

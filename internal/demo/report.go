@@ -1,0 +1,119 @@
+package demo
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+)
+
+// regionTableRows is how many regions the report lists; the full table is
+// one query away with votestream query.
+const regionTableRows = 10
+
+// maxDiffRows bounds how many differing rows the report lists.
+const maxDiffRows = 20
+
+// PrintReport writes the human-readable outcome of a demo run.
+func PrintReport(w io.Writer, s *Summary) {
+	fmt.Fprintf(w, "\nElection %s: results from the lake (%s)\n\n", s.Election, s.LakeDir)
+
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "votes\tshare\t candidate\t party\t")
+	for _, c := range s.Candidates {
+		fmt.Fprintf(tw, "%s\t%s\t %s\t %s\t\n", formatCount(c.Votes), share(c.Votes, s.LakeVotes), c.Candidate, c.Party)
+	}
+	tw.Flush()
+
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "votes\tshare\t party\t")
+	for _, p := range s.Parties {
+		fmt.Fprintf(tw, "%s\t%s\t %s\t\n", formatCount(p.Votes), share(p.Votes, s.LakeVotes), p.Party)
+	}
+	tw.Flush()
+
+	printRegions(w, s)
+
+	fmt.Fprintln(w)
+	if s.Matches() {
+		fmt.Fprintf(w, "%s votes in the lake; matches the official results in all %s region/candidate rows\n",
+			formatCount(s.LakeVotes), formatCount(int64(s.RowsCompared)))
+	} else {
+		fmt.Fprintf(w, "%s votes in the lake, %s official; %d of %d region/candidate rows differ:\n",
+			formatCount(s.LakeVotes), formatCount(s.OfficialVotes), s.MismatchedRows, s.RowsCompared)
+		for i, d := range s.Diffs {
+			if i == maxDiffRows {
+				fmt.Fprintf(w, "  ... and %d more\n", len(s.Diffs)-maxDiffRows)
+				break
+			}
+			fmt.Fprintf(w, "  %s  %s (%s): lake %s, official %s\n", d.RegionCode, d.Candidate, d.Party, formatCount(d.Lake), formatCount(d.Official))
+		}
+	}
+	if len(s.Rejected) > 0 {
+		reasons := make([]string, 0, len(s.Rejected))
+		for reason, n := range s.Rejected {
+			reasons = append(reasons, fmt.Sprintf("%s %s", formatCount(n), reason))
+		}
+		sort.Strings(reasons)
+		fmt.Fprintf(w, "Rejected ballots in the lake: %s\n", strings.Join(reasons, ", "))
+	}
+
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, st := range s.Stages {
+		fmt.Fprintf(tw, "  %s\t%.1f s\n", st.Name, st.Seconds)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "Replayed %s votes in %.1f s end to end: %s votes/s\n",
+		formatCount(s.OfficialVotes), s.ElapsedSeconds, formatCount(int64(s.VotesPerSecond)))
+}
+
+// printRegions lists the regions with the most valid votes and their leader.
+func printRegions(w io.Writer, s *Summary) {
+	type region struct {
+		code, name      string
+		votes           int64
+		leader, party   string
+		leaderVotes     int64
+	}
+	byCode := map[string]*region{}
+	var regions []*region
+	for _, r := range s.Regions {
+		reg, ok := byCode[r.RegionCode]
+		if !ok {
+			reg = &region{code: r.RegionCode, name: r.RegionName}
+			byCode[r.RegionCode] = reg
+			regions = append(regions, reg)
+		}
+		reg.votes += r.Votes
+		if r.Votes > reg.leaderVotes {
+			reg.leader, reg.party, reg.leaderVotes = r.Candidate, r.Party, r.Votes
+		}
+	}
+	sort.Slice(regions, func(i, j int) bool {
+		if regions[i].votes != regions[j].votes {
+			return regions[i].votes > regions[j].votes
+		}
+		return regions[i].code < regions[j].code
+	})
+
+	fmt.Fprintf(w, "\nTop %d of %d regions by valid votes:\n", min(regionTableRows, len(regions)), len(regions))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  region\tname\tvotes\tleader\tparty\tshare")
+	for i, r := range regions {
+		if i == regionTableRows {
+			break
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", r.code, r.name, formatCount(r.votes), r.leader, r.party, share(r.leaderVotes, r.votes))
+	}
+	tw.Flush()
+}
+
+func share(n, total int64) string {
+	if total == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f%%", float64(n)*100/float64(total))
+}

@@ -1,0 +1,222 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/votestream/votestream/glue/lake"
+	"github.com/votestream/votestream/internal/broker"
+	"github.com/votestream/votestream/internal/election"
+	"github.com/votestream/votestream/internal/simulate"
+	"github.com/votestream/votestream/internal/vote"
+)
+
+// lagPollInterval is how often the demo checks whether the bridge has
+// committed past every ballot.
+const lagPollInterval = 250 * time.Millisecond
+
+// Run starts the local stack in cfg.StateDir, replays the election through it,
+// and compares the lake with the official results. It returns the summary
+// also when they differ; the error is then nil and Summary.Matches is false.
+func Run(ctx context.Context, cfg Config) (*Summary, error) {
+	cfg = withDefaults(cfg)
+	log := cfg.Logger
+	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
+		return nil, setupErr(fmt.Errorf("create state directory: %w", err))
+	}
+
+	e, day, err := resolveElection(cfg)
+	if err != nil {
+		return nil, err
+	}
+	total := e.TotalVotes()
+	log.Info("replaying election", "election", e.ID, "votes", total, "regions", len(e.Regions), "date", day.Date.Format(time.DateOnly))
+
+	var t timer
+	began := time.Now()
+
+	t.begin()
+	st, err := startStack(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer st.close(context.WithoutCancel(ctx))
+	t.end("start Kafka, PostgreSQL and Firehose")
+
+	t.begin()
+	if err := st.loadElection(ctx, e, day, cfg); err != nil {
+		return nil, err
+	}
+	t.end("load election into PostgreSQL")
+
+	bridgeDone := st.startBridge(ctx)
+
+	t.begin()
+	if err := replay(ctx, st.kafka, e, day, cfg); err != nil {
+		return nil, err
+	}
+	t.end("replay ballots to votes_topic")
+
+	t.begin()
+	if err := waitForBridge(ctx, st.kafka, total, cfg, bridgeDone); err != nil {
+		return nil, err
+	}
+	t.end("bridge drain to Firehose")
+
+	t.begin()
+	if err := st.firehose.Flush(ctx); err != nil {
+		return nil, fmt.Errorf("flush Firehose buffers: %w", err)
+	}
+	t.end("Firehose flush: transform and Parquet")
+	elapsed := time.Since(began)
+
+	t.begin()
+	summary, err := audit(ctx, st.bucketDir, e)
+	if err != nil {
+		return nil, err
+	}
+	t.end("query lake with DuckDB")
+
+	summary.Stages = t.stages
+	summary.ElapsedSeconds = time.Since(began).Seconds()
+	summary.VotesPerSecond = float64(total) / elapsed.Seconds()
+	return summary, nil
+}
+
+func withDefaults(cfg Config) Config {
+	if cfg.StateDir == "" {
+		cfg.StateDir = ".votestream"
+	}
+	if cfg.VotePartitions == 0 {
+		cfg.VotePartitions = 8
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = 1
+	}
+	if cfg.FlushInterval == 0 {
+		cfg.FlushInterval = 5 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return cfg
+}
+
+// replay produces the ballots that a checkpoint does not yet record as sent.
+func replay(ctx context.Context, client *kgo.Client, e *election.Election, day election.Day, cfg Config) error {
+	total := e.TotalVotes()
+	checkpoint := filepath.Join(cfg.StateDir, "replay", e.ID+".position")
+	if err := os.MkdirAll(filepath.Dir(checkpoint), 0o755); err != nil {
+		return fmt.Errorf("create replay checkpoint directory: %w", err)
+	}
+	start, err := simulate.LoadCheckpoint(checkpoint)
+	if err != nil {
+		return err
+	}
+	if start >= total {
+		cfg.Logger.Info("replay already complete in this state directory", "election", e.ID, "votes", total)
+		return nil
+	}
+	if start > 0 {
+		cfg.Logger.Info("resuming replay", "election", e.ID, "position", start, "votes", total)
+	}
+
+	bar := newProgressBar(cfg.Progress, "replay to votes_topic", total, cfg.ProgressIsTerminal)
+	result, err := simulate.Run(ctx, simulate.Config{
+		Election:       e,
+		Day:            day,
+		Seed:           cfg.Seed,
+		Client:         client,
+		Start:          start,
+		CheckpointPath: checkpoint,
+		Progress:       func(sent, _ int64) { bar.Update(start + sent) },
+	})
+	if err != nil {
+		return fmt.Errorf("replay %s: %w", e.ID, err)
+	}
+	bar.Finish(start + result.Sent)
+	return nil
+}
+
+// waitForBridge waits until the bridge's consumer group has committed past
+// every record of votes_topic, which means Firehose acknowledged them all.
+func waitForBridge(ctx context.Context, client *kgo.Client, total int64, cfg Config, bridgeDone <-chan error) error {
+	produced, err := broker.EndOffsets(ctx, client, vote.VotesTopic)
+	if err != nil {
+		return err
+	}
+	bar := newProgressBar(cfg.Progress, "bridge to Firehose", produced, cfg.ProgressIsTerminal)
+	ticker := time.NewTicker(lagPollInterval)
+	defer ticker.Stop()
+	for {
+		lag, err := broker.GroupLag(ctx, client, bridgeGroup, vote.VotesTopic)
+		if err != nil {
+			cfg.Logger.Warn("read bridge lag", "err", err)
+		} else {
+			bar.Update(produced - lag)
+			if lag == 0 {
+				bar.Finish(produced)
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-bridgeDone:
+			return fmt.Errorf("bridge stopped before sending every ballot: %w", err)
+		case <-ticker.C:
+		}
+	}
+}
+
+// audit compares the lake with the official results.
+func audit(ctx context.Context, bucketDir string, e *election.Election) (*Summary, error) {
+	l, err := lake.Open(ctx, bucketDir)
+	if errors.Is(err, lake.ErrEmpty) && e.TotalVotes() == 0 {
+		return &Summary{Election: e.ID, LakeDir: bucketDir}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer l.Close()
+
+	regions, err := l.ResultsByRegion(ctx, e.ID)
+	if err != nil {
+		return nil, err
+	}
+	counts, err := l.Count(ctx, e.ID)
+	if err != nil {
+		return nil, err
+	}
+	candidates, err := l.ResultsByCandidate(ctx, e.ID)
+	if err != nil {
+		return nil, err
+	}
+	parties, err := l.ResultsByParty(ctx, e.ID)
+	if err != nil {
+		return nil, err
+	}
+
+	cmp := lake.Compare(e.Results, regions)
+	return &Summary{
+		Election:       e.ID,
+		OfficialVotes:  e.TotalVotes(),
+		LakeVotes:      counts.Valid,
+		LakeRows:       counts.Rows,
+		RowsCompared:   cmp.Rows,
+		MismatchedRows: len(cmp.Diffs),
+		Rejected:       counts.Rejected,
+		Diffs:          cmp.Diffs,
+		Candidates:     candidates,
+		Parties:        parties,
+		Regions:        regions,
+		LakeDir:        bucketDir,
+	}, nil
+}
