@@ -8,7 +8,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" driver
@@ -19,10 +21,15 @@ import (
 // ErrEmpty is returned by Open when the lake holds no Parquet file yet.
 var ErrEmpty = errors.New("the lake holds no Parquet files")
 
+// memoryLimit bounds DuckDB's memory; past it, operators spill to disk.
+var memoryLimit = "3GB"
+
 // Lake is an embedded SQL engine with the votes table and glue.Views defined
 // over a lake directory.
 type Lake struct {
 	db *sql.DB
+	// spillDir is DuckDB's temporary directory, removed by Close.
+	spillDir string
 }
 
 // VotesDir returns where the votes table's objects live in a bucket directory.
@@ -47,25 +54,47 @@ func Open(ctx context.Context, bucketDir string) (*Lake, error) {
 	// that connection's database, visible to every query.
 	db.SetMaxOpenConns(1)
 
+	// DuckDB takes 80% of the machine's memory by default; the window
+	// functions of valid_votes over a national election then grow to
+	// gigabytes. A limit makes it spill to its temporary directory instead.
+	spill, err := os.MkdirTemp("", "votestream-duckdb-")
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("create DuckDB spill directory: %w", err)
+	}
+	settings := fmt.Sprintf("SET memory_limit = %s; SET temp_directory = %s; SET preserve_insertion_order = false",
+		quote(memoryLimit), quote(spill))
+	if _, err := db.ExecContext(ctx, settings); err != nil {
+		db.Close()
+		os.RemoveAll(spill)
+		return nil, fmt.Errorf("configure DuckDB: %w", err)
+	}
+
 	pattern := filepath.ToSlash(filepath.Join(votesDir, "*", "*", "*", "*.parquet"))
 	table := fmt.Sprintf(`CREATE VIEW votes AS SELECT * FROM read_parquet(%s,
   hive_partitioning = true,
   hive_types = {'election_id': VARCHAR, 'dt': VARCHAR, 'hour': VARCHAR})`, quote(pattern))
 	if _, err := db.ExecContext(ctx, table); err != nil {
 		db.Close()
+		os.RemoveAll(spill)
 		return nil, fmt.Errorf("define votes table over %s: %w", votesDir, err)
 	}
 	for _, v := range glue.Views {
 		if _, err := db.ExecContext(ctx, "CREATE VIEW "+v.Name+" AS "+v.SQL); err != nil {
 			db.Close()
+			os.RemoveAll(spill)
 			return nil, fmt.Errorf("define view %s: %w", v.Name, err)
 		}
 	}
-	return &Lake{db: db}, nil
+	return &Lake{db: db, spillDir: spill}, nil
 }
 
 // Close releases the engine.
-func (l *Lake) Close() error { return l.db.Close() }
+func (l *Lake) Close() error {
+	err := l.db.Close()
+	os.RemoveAll(l.spillDir)
+	return err
+}
 
 // DB returns the engine for ad-hoc queries.
 func (l *Lake) DB() *sql.DB { return l.db }
@@ -133,20 +162,12 @@ func (l *Lake) Count(ctx context.Context, electionID string) (Counts, error) {
 		}
 	}
 
-	rows, err := l.db.QueryContext(ctx, "SELECT reason, ballots FROM rejected_votes WHERE election_id = ?", electionID)
+	rejected, err := l.rejected(ctx, electionID)
 	if err != nil {
-		return c, fmt.Errorf("count rejected votes of %s: %w", electionID, err)
+		return c, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var reason string
-		var n int64
-		if err := rows.Scan(&reason, &n); err != nil {
-			return c, fmt.Errorf("read rejected votes of %s: %w", electionID, err)
-		}
-		c.Rejected[reason] += n
-	}
-	return c, rows.Err()
+	c.Rejected = rejected
+	return c, nil
 }
 
 // CandidateResult is the national count of valid votes of one candidate.
@@ -200,4 +221,121 @@ FROM results_by_party WHERE election_id = ? ORDER BY votes DESC, party`, electio
 		results = append(results, r)
 	}
 	return results, rows.Err()
+}
+
+// Audit is what a replay needs to compare one election's lake with the
+// official results.
+type Audit struct {
+	// Regions is results_by_region of the election.
+	Regions []RegionResult
+	// Rows counts every row of the election, copies included.
+	Rows int64
+	// Valid counts first accepted ballots per voter.
+	Valid int64
+	// Rejected counts ballots by reason, as rejected_votes does.
+	Rejected map[string]int64
+}
+
+// Audit computes valid_votes of one election once, into a temporary table,
+// and derives the per-region results from it. Each query of a view that
+// builds on valid_votes computes its window functions over the whole lake
+// again, which for a national election costs minutes and gigabytes.
+func (l *Lake) Audit(ctx context.Context, electionID string) (Audit, error) {
+	a := Audit{Rejected: map[string]int64{}}
+	steps := []string{
+		"DROP TABLE IF EXISTS audit_valid",
+		"CREATE TEMP TABLE audit_valid AS SELECT region_code, region_name, candidate_name, party FROM valid_votes WHERE election_id = ?",
+	}
+	if _, err := l.db.ExecContext(ctx, steps[0]); err != nil {
+		return a, fmt.Errorf("audit %s: %w", electionID, err)
+	}
+	if _, err := l.db.ExecContext(ctx, steps[1], electionID); err != nil {
+		return a, fmt.Errorf("audit %s: compute valid votes: %w", electionID, err)
+	}
+	defer l.db.ExecContext(context.WithoutCancel(ctx), steps[0])
+
+	rows, err := l.db.QueryContext(ctx, `SELECT region_code, region_name, candidate_name, party, count(*) AS votes
+FROM audit_valid GROUP BY ALL ORDER BY region_code, votes DESC, candidate_name`)
+	if err != nil {
+		return a, fmt.Errorf("audit %s: results by region: %w", electionID, err)
+	}
+	for rows.Next() {
+		var r RegionResult
+		if err := rows.Scan(&r.RegionCode, &r.RegionName, &r.Candidate, &r.Party, &r.Votes); err != nil {
+			rows.Close()
+			return a, fmt.Errorf("audit %s: read results by region: %w", electionID, err)
+		}
+		a.Regions = append(a.Regions, r)
+		a.Valid += r.Votes
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return a, fmt.Errorf("audit %s: read results by region: %w", electionID, err)
+	}
+
+	if err := l.db.QueryRowContext(ctx, "SELECT count(*) FROM votes WHERE election_id = ?", electionID).Scan(&a.Rows); err != nil {
+		return a, fmt.Errorf("audit %s: count rows: %w", electionID, err)
+	}
+	if a.Rejected, err = l.rejected(ctx, electionID); err != nil {
+		return a, err
+	}
+	return a, nil
+}
+
+// rejected returns rejected_votes of one election by reason.
+func (l *Lake) rejected(ctx context.Context, electionID string) (map[string]int64, error) {
+	rejected := map[string]int64{}
+	rows, err := l.db.QueryContext(ctx, "SELECT reason, ballots FROM rejected_votes WHERE election_id = ?", electionID)
+	if err != nil {
+		return nil, fmt.Errorf("count rejected votes of %s: %w", electionID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var reason string
+		var n int64
+		if err := rows.Scan(&reason, &n); err != nil {
+			return nil, fmt.Errorf("read rejected votes of %s: %w", electionID, err)
+		}
+		rejected[reason] += n
+	}
+	return rejected, rows.Err()
+}
+
+// Totals sums region results into national totals per candidate and party,
+// most votes first.
+func Totals(regions []RegionResult) ([]CandidateResult, []PartyResult) {
+	type candidateKey struct{ name, party string }
+	byCandidate := map[candidateKey]int64{}
+	byParty := map[string]int64{}
+	for _, r := range regions {
+		byCandidate[candidateKey{r.Candidate, r.Party}] += r.Votes
+		byParty[r.Party] += r.Votes
+	}
+
+	candidates := make([]CandidateResult, 0, len(byCandidate))
+	for k, v := range byCandidate {
+		candidates = append(candidates, CandidateResult{Candidate: k.name, Party: k.party, Votes: v})
+	}
+	sort.Slice(candidates, func(i, j int) bool {
+		a, b := candidates[i], candidates[j]
+		if a.Votes != b.Votes {
+			return a.Votes > b.Votes
+		}
+		if a.Candidate != b.Candidate {
+			return a.Candidate < b.Candidate
+		}
+		return a.Party < b.Party
+	})
+
+	parties := make([]PartyResult, 0, len(byParty))
+	for k, v := range byParty {
+		parties = append(parties, PartyResult{Party: k, Votes: v})
+	}
+	sort.Slice(parties, func(i, j int) bool {
+		if parties[i].Votes != parties[j].Votes {
+			return parties[i].Votes > parties[j].Votes
+		}
+		return parties[i].Party < parties[j].Party
+	})
+	return candidates, parties
 }

@@ -17,8 +17,12 @@ type progressBar struct {
 	total    int64
 	terminal bool
 
-	mu        sync.Mutex
-	start     time.Time
+	mu    sync.Mutex
+	start time.Time
+	// base is the first count reported, so that the rate covers only the
+	// work done while the bar was shown.
+	base      int64
+	started   bool
 	lastDraw  time.Time
 	lastTenth int64
 	done      bool
@@ -42,6 +46,9 @@ func (p *progressBar) Update(n int64) {
 	}
 
 	now := time.Now()
+	if !p.started {
+		p.started, p.base, p.start = true, n, now
+	}
 	if p.terminal {
 		if now.Sub(p.lastDraw) < progressInterval && n < p.total {
 			return
@@ -83,10 +90,14 @@ func (p *progressBar) line(n int64, now time.Time) string {
 	}
 	filled := int(fraction * width)
 	filled = max(0, min(width, filled))
-	rate := float64(n) / max(now.Sub(p.start).Seconds(), 1e-3)
+	// A rate over less than a second swings wildly, so none is shown yet.
+	rate := "-"
+	if elapsed := now.Sub(p.start).Seconds(); elapsed >= 1 {
+		rate = formatCount(int64(float64(n-p.base) / elapsed))
+	}
 	return fmt.Sprintf("%-26s [%s%s] %5.1f%% %s/%s %s/s",
 		p.label, strings.Repeat("#", filled), strings.Repeat(".", width-filled), fraction*100,
-		formatCount(n), formatCount(p.total), formatCount(int64(rate)))
+		formatCount(n), formatCount(p.total), rate)
 }
 
 // formatCount writes n with thousands separators, as in 28,809,340.

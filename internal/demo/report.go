@@ -73,10 +73,10 @@ func PrintReport(w io.Writer, s *Summary) {
 // printRegions lists the regions with the most valid votes and their leader.
 func printRegions(w io.Writer, s *Summary) {
 	type region struct {
-		code, name      string
-		votes           int64
-		leader, party   string
-		leaderVotes     int64
+		code, name    string
+		votes         int64
+		leader, party string
+		leaderVotes   int64
 	}
 	byCode := map[string]*region{}
 	var regions []*region

@@ -187,36 +187,25 @@ func audit(ctx context.Context, bucketDir string, e *election.Election) (*Summar
 	}
 	defer l.Close()
 
-	regions, err := l.ResultsByRegion(ctx, e.ID)
+	a, err := l.Audit(ctx, e.ID)
 	if err != nil {
 		return nil, err
 	}
-	counts, err := l.Count(ctx, e.ID)
-	if err != nil {
-		return nil, err
-	}
-	candidates, err := l.ResultsByCandidate(ctx, e.ID)
-	if err != nil {
-		return nil, err
-	}
-	parties, err := l.ResultsByParty(ctx, e.ID)
-	if err != nil {
-		return nil, err
-	}
+	candidates, parties := lake.Totals(a.Regions)
 
-	cmp := lake.Compare(e.Results, regions)
+	cmp := lake.Compare(e.Results, a.Regions)
 	return &Summary{
 		Election:       e.ID,
 		OfficialVotes:  e.TotalVotes(),
-		LakeVotes:      counts.Valid,
-		LakeRows:       counts.Rows,
+		LakeVotes:      a.Valid,
+		LakeRows:       a.Rows,
 		RowsCompared:   cmp.Rows,
 		MismatchedRows: len(cmp.Diffs),
-		Rejected:       counts.Rejected,
+		Rejected:       a.Rejected,
 		Diffs:          cmp.Diffs,
 		Candidates:     candidates,
 		Parties:        parties,
-		Regions:        regions,
+		Regions:        a.Regions,
 		LakeDir:        bucketDir,
 	}, nil
 }
