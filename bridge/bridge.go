@@ -25,7 +25,8 @@ const finalCommitTimeout = 10 * time.Second
 type Bridge struct {
 	cfg    Config
 	sender *Sender
-	stats  counters
+	stats  *counters
+	limit  *callLimit
 
 	client  *kgo.Client
 	started atomic.Bool
@@ -45,6 +46,12 @@ type Bridge struct {
 	pending int
 	// progress receives a value, without blocking, when pending decreases.
 	progress chan struct{}
+	// highWater holds the high watermark of each owned partition as of its
+	// last fetch, for the commit lag metric.
+	highWater map[int32]int64
+
+	// state is the stage of Run that /healthz and /readyz report.
+	state atomic.Int32
 
 	// commitMu serializes commits, so that a periodic commit computed before a
 	// revocation cannot land after the revocation's commit. It guards committed.
@@ -72,6 +79,9 @@ func New(cfg Config) (*Bridge, error) {
 		marks:     make(map[int32]*Watermark),
 		progress:  make(chan struct{}, 1),
 		committed: make(map[int32]int64),
+		highWater: make(map[int32]int64),
+		stats:     newCounters(),
+		limit:     newCallLimit(cfg.MaxConcurrentCalls),
 		packer:    NewPacker(cfg.TargetRecordBytes),
 		batcher:   batcher{maxRecords: cfg.MaxBatchRecords, maxBytes: cfg.MaxBatchBytes},
 	}
@@ -84,7 +94,8 @@ func New(cfg Config) (*Bridge, error) {
 		CallTimeout: cfg.CallTimeout,
 		Logger:      cfg.Logger,
 		OnAccepted:  func(rec Record) { b.markDone(rec.Sources) },
-		stats:       &b.stats,
+		stats:       b.stats,
+		limit:       b.limit,
 	}
 	return b, nil
 }
@@ -121,11 +132,21 @@ func (b *Bridge) Run(ctx context.Context) error {
 		kgo.OnPartitionsRevoked(b.onRevoked),
 		kgo.OnPartitionsLost(b.onLost),
 	}
+	if cfg.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(cfg.InstanceID))
+	}
 	client, err := kgo.NewClient(append(opts, cfg.KafkaOpts...)...)
 	if err != nil {
 		return fmt.Errorf("create Kafka client for brokers %v: %w", cfg.Brokers, err)
 	}
 	b.client = client
+	b.state.Store(int32(stateStarting))
+
+	if err := b.ensureDeadLetterTopic(ctx); err != nil {
+		client.Close()
+		b.state.Store(int32(stateFailed))
+		return err
+	}
 
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
@@ -152,10 +173,12 @@ func (b *Bridge) Run(ctx context.Context) error {
 	var committer sync.WaitGroup
 	committer.Go(func() { b.commitPeriodically(commitCtx) })
 
+	b.state.Store(int32(stateConsuming))
 	consumeErr := b.consume(consumeCtx, batches)
 	if cause := context.Cause(consumeCtx); consumeErr == nil && cause != nil && !errors.Is(cause, context.Canceled) {
 		consumeErr = cause
 	}
+	b.state.Store(int32(stateDraining))
 
 	// Drain: everything below is bounded by DrainTimeout through workCtx.
 	logger.Info("bridge draining", "pending_records", b.pendingCount(), "drain_timeout", cfg.DrainTimeout.String())
@@ -189,6 +212,11 @@ func (b *Bridge) Run(ctx context.Context) error {
 
 	notDone := b.pendingCount()
 	logger.Info("bridge stopped", "stats", b.Stats(), "records_not_done", notDone)
+	if consumeErr != nil {
+		b.state.Store(int32(stateFailed))
+	} else {
+		b.state.Store(int32(stateStopped))
+	}
 	switch {
 	case consumeErr != nil:
 		return consumeErr
@@ -235,6 +263,7 @@ func (b *Bridge) consume(ctx context.Context, batches chan<- []Record) error {
 		cancel()
 
 		fetchErr := b.checkFetchErrors(fetches)
+		b.noteHighWatermarks(fetches)
 		fetches.EachRecord(b.handle)
 		b.client.AllowRebalance()
 		if fetchErr != nil {
@@ -266,6 +295,18 @@ func (b *Bridge) checkFetchErrors(fetches kgo.Fetches) error {
 		}
 	}
 	return nil
+}
+
+// noteHighWatermarks records the high watermark of every partition in
+// fetches, for the commit lag metric.
+func (b *Bridge) noteHighWatermarks(fetches kgo.Fetches) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		if p.Topic == b.cfg.Topic && p.Err == nil && p.HighWatermark >= 0 {
+			b.highWater[p.Partition] = p.HighWatermark
+		}
+	})
 }
 
 // handle registers rec in its partition's watermark and then packs it, or
@@ -407,6 +448,7 @@ func (b *Bridge) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[strin
 			offsets[p] = offset
 		}
 		delete(b.marks, p)
+		delete(b.highWater, p)
 	}
 	b.mu.Unlock()
 
@@ -431,6 +473,7 @@ func (b *Bridge) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int3
 			mark.Revoke()
 			delete(b.marks, p)
 		}
+		delete(b.highWater, p)
 		delete(b.committed, p)
 	}
 	b.mu.Unlock()

@@ -54,8 +54,18 @@ type Config struct {
 	// Group is the consumer group; default DefaultGroup. Members of one group
 	// share the partitions of Topic.
 	Group string
+	// InstanceID, when set, makes this member a static member of Group
+	// (KIP-345) under that id. A restarted process with the same id gets its
+	// partitions back at once, without a rebalance of the group, which makes
+	// a crash and restart cheap. A static member does not leave the group on
+	// shutdown: its partitions wait for it until the session timeout (45 s by
+	// default in franz-go) before the group moves them. Two running members
+	// must never share an id.
+	InstanceID string
 	// DeadLetterTopic receives messages that cannot be sent to Firehose;
-	// default vote.DeadLetterTopic. It must exist: the bridge does not create it.
+	// default vote.DeadLetterTopic. Run creates it with the broker's default
+	// partition count and replication factor when it does not exist, and
+	// fails when it can neither find nor create it.
 	DeadLetterTopic string
 
 	// StreamName is the Firehose delivery stream. Required.
@@ -80,8 +90,10 @@ type Config struct {
 	// more votes before it is sent; default DefaultFlushInterval.
 	FlushInterval time.Duration
 
-	// MaxConcurrentCalls is the number of PutRecordBatch calls in flight at
-	// once; default DefaultMaxConcurrentCalls.
+	// MaxConcurrentCalls is the largest number of PutRecordBatch calls in
+	// flight at once; default DefaultMaxConcurrentCalls. Throttling
+	// (ServiceUnavailableException) lowers the limit in use, down to 1, and
+	// calls without throttling raise it back to this value.
 	MaxConcurrentCalls int
 	// MaxPendingRecords bounds the Kafka records read but not yet done; the
 	// bridge stops reading at this number until Firehose or the dead-letter

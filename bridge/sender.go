@@ -55,6 +55,9 @@ type Sender struct {
 
 	// stats is nil when the Sender is used without a Bridge.
 	stats *counters
+	// limit is the adaptive limit on calls in flight that the Senders of one
+	// Bridge share; nil leaves concurrency to the caller.
+	limit *callLimit
 	// sleep waits d or until ctx ends; tests replace it to record backoffs.
 	sleep func(ctx context.Context, d time.Duration) error
 }
@@ -66,14 +69,25 @@ func (s *Sender) Send(ctx context.Context, records []Record) error {
 	logger := s.logger()
 	pending := records
 	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			s.counters().retries.Add(1)
+		}
+		if err := s.acquire(ctx); err != nil {
+			return fmt.Errorf("send %d records to Firehose stream %q: %w", len(pending), s.StreamName, err)
+		}
 		failed, throttled, callErr := s.call(ctx, pending)
+		wasThrottled := throttled > 0 || (callErr != nil && isThrottled(callErr))
+		s.feedback(wasThrottled)
 		if callErr == nil && len(failed) == 0 {
+			s.release()
 			return nil
 		}
 		if ctx.Err() != nil {
+			s.release()
 			return fmt.Errorf("send %d records to Firehose stream %q: %w", len(pending), s.StreamName, ctx.Err())
 		}
 		if s.MaxRetries > 0 && attempt >= s.MaxRetries {
+			s.release()
 			if callErr == nil {
 				callErr = fmt.Errorf("%d entries still failed", len(failed))
 			}
@@ -83,19 +97,52 @@ func (s *Sender) Send(ctx context.Context, records []Record) error {
 		wait := s.backoff(attempt)
 		if callErr != nil {
 			s.counters().failedCalls.Add(1)
+			if wasThrottled {
+				s.counters().throttledCalls.Add(1)
+			}
 			logger.Warn("PutRecordBatch failed; retrying the whole call",
 				"stream", s.StreamName, "records", len(pending), "sources", describeSources(pending),
-				"attempt", attempt+1, "throttled", isThrottled(callErr), "backoff", wait, "error", callErr)
+				"attempt", attempt+1, "throttled", wasThrottled, "backoff", wait, "error", callErr)
 		} else {
 			s.counters().failedEntriesRetried.Add(int64(len(failed)))
+			s.counters().throttledEntries.Add(int64(throttled))
 			logger.Warn("PutRecordBatch rejected some entries; retrying them",
 				"stream", s.StreamName, "failed", len(failed), "of", len(pending), "throttled", throttled, "sources", describeSources(failed),
 				"attempt", attempt+1, "backoff", wait)
 			pending = failed
 		}
-		if err := s.wait(ctx, wait); err != nil {
+
+		// A throttled sender keeps its call slot through the backoff, so that
+		// the other senders slow down too; any other failure frees it first.
+		if !wasThrottled {
+			s.release()
+		}
+		err := s.wait(ctx, wait)
+		if wasThrottled {
+			s.release()
+		}
+		if err != nil {
 			return fmt.Errorf("send %d records to Firehose stream %q: %w", len(pending), s.StreamName, err)
 		}
+	}
+}
+
+func (s *Sender) acquire(ctx context.Context) error {
+	if s.limit == nil {
+		return nil
+	}
+	return s.limit.acquire(ctx)
+}
+
+func (s *Sender) feedback(throttled bool) {
+	if s.limit != nil {
+		s.limit.feedback(throttled)
+	}
+}
+
+func (s *Sender) release() {
+	if s.limit != nil {
+		s.limit.release()
 	}
 }
 
@@ -107,8 +154,10 @@ func (s *Sender) call(ctx context.Context, records []Record) (failed []Record, t
 		DeliveryStreamName: aws.String(s.StreamName),
 		Records:            make([]types.Record, len(records)),
 	}
+	size := 0
 	for i, rec := range records {
 		in.Records[i] = types.Record{Data: rec.Data}
+		size += len(rec.Data)
 	}
 
 	callCtx := ctx
@@ -118,6 +167,7 @@ func (s *Sender) call(ctx context.Context, records []Record) (failed []Record, t
 		defer cancel()
 	}
 	s.counters().calls.Add(1)
+	s.counters().observeCall(len(records), size)
 	out, err := s.Firehose.PutRecordBatch(callCtx, in)
 	if err != nil {
 		return nil, 0, err
@@ -129,6 +179,7 @@ func (s *Sender) call(ctx context.Context, records []Record) (failed []Record, t
 	for i, entry := range out.RequestResponses {
 		if entry.ErrorCode != nil {
 			failed = append(failed, records[i])
+			s.counters().addFailedEntry(*entry.ErrorCode)
 			if *entry.ErrorCode == errorCodeThrottled {
 				throttled++
 			}

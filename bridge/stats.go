@@ -1,6 +1,12 @@
 package bridge
 
-import "sync/atomic"
+import (
+	"maps"
+	"sync"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // Stats is a snapshot of a bridge's counters since New.
 type Stats struct {
@@ -19,6 +25,17 @@ type Stats struct {
 	// FailedEntriesRetried counts records that a call rejected by position
 	// (FailedPutCount > 0) and that were sent again.
 	FailedEntriesRetried int64
+	// FailedEntriesByCode counts the same rejected records by their ErrorCode,
+	// such as ServiceUnavailableException or InternalFailure.
+	FailedEntriesByCode map[string]int64
+	// Retries counts PutRecordBatch calls that resent records of an earlier
+	// call of the same batch, whole or only its failed entries.
+	Retries int64
+	// ThrottledCalls counts calls that failed as a whole with
+	// ServiceUnavailableException, and ThrottledEntries the entries rejected
+	// with that code in calls that succeeded.
+	ThrottledCalls   int64
+	ThrottledEntries int64
 	// DeadLettered counts invalid messages whose dead-letter write was acknowledged.
 	DeadLettered int64
 
@@ -30,7 +47,8 @@ type Stats struct {
 	UnpackedBilledBytes int64
 }
 
-// counters holds the live values behind Stats.
+// counters holds the live values behind Stats and the call-size histograms
+// of the metrics.
 type counters struct {
 	recordsIn            atomic.Int64
 	votesSent            atomic.Int64
@@ -38,12 +56,61 @@ type counters struct {
 	calls                atomic.Int64
 	failedCalls          atomic.Int64
 	failedEntriesRetried atomic.Int64
+	retries              atomic.Int64
+	throttledCalls       atomic.Int64
+	throttledEntries     atomic.Int64
 	deadLettered         atomic.Int64
 	billedBytes          atomic.Int64
 	unpackedBilledBytes  atomic.Int64
+
+	// byCodeMu guards failedByCode.
+	byCodeMu     sync.Mutex
+	failedByCode map[string]int64
+
+	// recordsPerCall and bytesPerCall observe every PutRecordBatch call, retries
+	// included. They are nil in the counters of Senders used without a Bridge.
+	recordsPerCall prometheus.Histogram
+	bytesPerCall   prometheus.Histogram
+}
+
+func newCounters() *counters {
+	return &counters{
+		recordsPerCall: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "votestream_bridge_put_call_records",
+			Help:    "Firehose records per PutRecordBatch call, retries included (the limit is 500).",
+			Buckets: []float64{1, 5, 10, 25, 50, 100, 200, 300, 400, 500},
+		}),
+		bytesPerCall: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "votestream_bridge_put_call_bytes",
+			Help:    "Bytes of record data per PutRecordBatch call, before base64 (the limit is 4 MiB).",
+			Buckets: prometheus.ExponentialBuckets(4096, 2, 11), // 4 KiB to 4 MiB
+		}),
+	}
+}
+
+func (c *counters) addFailedEntry(code string) {
+	c.byCodeMu.Lock()
+	if c.failedByCode == nil {
+		c.failedByCode = make(map[string]int64)
+	}
+	c.failedByCode[code]++
+	c.byCodeMu.Unlock()
+}
+
+func (c *counters) observeCall(records, bytes int) {
+	if c.recordsPerCall != nil {
+		c.recordsPerCall.Observe(float64(records))
+		c.bytesPerCall.Observe(float64(bytes))
+	}
 }
 
 func (c *counters) snapshot() Stats {
+	c.byCodeMu.Lock()
+	byCode := maps.Clone(c.failedByCode)
+	c.byCodeMu.Unlock()
+	if byCode == nil {
+		byCode = map[string]int64{}
+	}
 	return Stats{
 		RecordsIn:            c.recordsIn.Load(),
 		VotesSent:            c.votesSent.Load(),
@@ -51,6 +118,10 @@ func (c *counters) snapshot() Stats {
 		Calls:                c.calls.Load(),
 		FailedCalls:          c.failedCalls.Load(),
 		FailedEntriesRetried: c.failedEntriesRetried.Load(),
+		FailedEntriesByCode:  byCode,
+		Retries:              c.retries.Load(),
+		ThrottledCalls:       c.throttledCalls.Load(),
+		ThrottledEntries:     c.throttledEntries.Load(),
 		DeadLettered:         c.deadLettered.Load(),
 		BilledBytes:          c.billedBytes.Load(),
 		UnpackedBilledBytes:  c.unpackedBilledBytes.Load(),

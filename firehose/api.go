@@ -1,6 +1,7 @@
 package firehose
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -76,7 +77,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var apiErr *apiError
 	switch operation {
 	case "PutRecordBatch":
-		response, apiErr = s.putRecordBatch(body)
+		response, apiErr = s.putRecordBatch(r.Context(), body)
 	case "PutRecord":
 		response, apiErr = s.putRecord(body)
 	case "DescribeDeliveryStream":
@@ -134,7 +135,9 @@ type putRecordBatchInput struct {
 }
 
 type putRecordBatchEntry struct {
-	RecordId string `json:"RecordId"`
+	RecordId     string `json:"RecordId,omitempty"`
+	ErrorCode    string `json:"ErrorCode,omitempty"`
+	ErrorMessage string `json:"ErrorMessage,omitempty"`
 }
 
 type putRecordBatchOutput struct {
@@ -143,7 +146,7 @@ type putRecordBatchOutput struct {
 	RequestResponses []putRecordBatchEntry `json:"RequestResponses"`
 }
 
-func (s *Server) putRecordBatch(body []byte) (any, *apiError) {
+func (s *Server) putRecordBatch(ctx context.Context, body []byte) (any, *apiError) {
 	var in putRecordBatchInput
 	if err := decodeRequest(body, &in); err != nil {
 		return nil, err
@@ -171,15 +174,21 @@ func (s *Server) putRecordBatch(body []byte) (any, *apiError) {
 		return nil, invalidArgument("Records hold %d bytes of data; a PutRecordBatch call takes at most %d bytes (4 MiB)", total, MaxBatchBytes)
 	}
 
-	ids, err := s.put(st, records)
+	call, err := s.faults.draw(ctx, len(records))
+	if err != nil {
+		return nil, &apiError{http.StatusServiceUnavailable, errServiceUnavailable, "request ended during injected latency: " + err.Error()}
+	}
+	if call.throttle {
+		return nil, errThrottled
+	}
+	entries, failed, err := s.putWithFaults(st, records, call)
 	if err != nil {
 		return nil, &apiError{http.StatusServiceUnavailable, errServiceUnavailable, "records were not accepted: " + err.Error()}
 	}
-	out := putRecordBatchOutput{RequestResponses: make([]putRecordBatchEntry, len(ids))}
-	for i, id := range ids {
-		out.RequestResponses[i].RecordId = id
+	if call.dropResponse {
+		abortResponse()
 	}
-	return out, nil
+	return putRecordBatchOutput{FailedPutCount: failed, RequestResponses: entries}, nil
 }
 
 func checkRecord(i int, data []byte) *apiError {

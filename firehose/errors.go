@@ -3,6 +3,7 @@ package firehose
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -55,7 +56,7 @@ type dataCatalogTable struct {
 }
 
 // partitioningFailedDocument is the document of a record whose prefix could
-// not be evaluated.
+// not be evaluated, or whose prefix would exceed the active partition limit.
 // NOTE: the developer guide does not list this document's fields; these
 // follow the processing-failed document, and the error code is a local name.
 type partitioningFailedDocument struct {
@@ -88,6 +89,18 @@ func (st *streamState) partitioningFailed(r pendingRecord, data []byte, err erro
 		ArrivalTimestamp:       r.arrival.UnixMilli(),
 		ErrorCode:              "DynamicPartitioning.PartitionKeyMissing",
 		ErrorMessage:           err.Error(),
+		AttemptEndingTimestamp: st.srv.now().UnixMilli(),
+		RawData:                data,
+	})
+	return &rec
+}
+
+func (st *streamState) activePartitionExceeded(r pendingRecord, data []byte, prefix string) *errorRecord {
+	rec := st.errorRecord(r, ErrorActivePartitionExceeded, partitioningFailedDocument{
+		AttemptsMade:           1,
+		ArrivalTimestamp:       r.arrival.UnixMilli(),
+		ErrorCode:              "DynamicPartitioning.ActivePartitionsLimitExceeded",
+		ErrorMessage:           fmt.Sprintf("prefix %s would be active partition %d, over the stream's limit of %d", prefix, st.activePartitionLimit+1, st.activePartitionLimit),
 		AttemptEndingTimestamp: st.srv.now().UnixMilli(),
 		RawData:                data,
 	})
@@ -158,7 +171,7 @@ func (st *streamState) writeErrors(ctx context.Context, records []errorRecord) {
 	for _, prefix := range order {
 		g := groups[prefix]
 		key := objectName(prefix, st.cfg.Name, st.srv.now(), "")
-		err := writeObject(st.objectPath(key), func(w writer) error {
+		err := st.writeObject(ctx, key, func(w writer) error {
 			_, err := w.Write(g.body)
 			return err
 		})

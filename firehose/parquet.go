@@ -2,6 +2,7 @@ package firehose
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,7 +13,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// writer is what writeObject hands its callback: buffered, without Close,
+// writer is what writeFile hands its callback: buffered, without Close,
 // so that a Parquet writer's Close does not close the file.
 type writer interface {
 	Write(p []byte) (int, error)
@@ -33,13 +34,13 @@ func parquetProperties(compression string) (*parquet.WriterProperties, error) {
 
 // writeParquet writes a delivery buffer as one Parquet file of one row
 // group and returns its key.
-func (st *streamState) writeParquet(buf *partitionBuffer) (string, error) {
+func (st *streamState) writeParquet(ctx context.Context, buf *partitionBuffer) (string, error) {
 	record := buf.builder.NewRecordBatch()
 	buf.builder.Release()
 	defer record.Release()
 
 	key := objectName(buf.prefix, st.cfg.Name, st.srv.now(), ".parquet")
-	err := writeObject(st.objectPath(key), func(w writer) error {
+	err := st.writeObject(ctx, key, func(w writer) error {
 		fw, err := pqarrow.NewFileWriter(st.conv.schema, w, st.writerProps, pqarrow.DefaultWriterProps())
 		if err != nil {
 			return err
@@ -58,10 +59,10 @@ func (st *streamState) objectPath(key string) string {
 	return filepath.Join(st.srv.opts.LakeDir, st.cfg.Bucket, filepath.FromSlash(key))
 }
 
-// writeObject writes a file atomically: into a hidden temporary file in
+// writeFile writes a file atomically: into a hidden temporary file in
 // the same directory, synced, then renamed, so that a reader of the lake
 // never sees a partial object.
-func writeObject(path string, write func(w writer) error) error {
+func writeFile(path string, write func(w writer) error) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err

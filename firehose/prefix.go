@@ -14,6 +14,10 @@ const (
 	ErrorProcessingFailed       = "processing-failed"
 	ErrorPartitioningFailed     = "partitioning-failed"
 	ErrorFormatConversionFailed = "format-conversion-failed"
+	// ErrorActivePartitionExceeded is the type of records that would have
+	// opened a delivery buffer past the stream's active partition limit.
+	// AWS spells it in camel case, unlike the other types.
+	ErrorActivePartitionExceeded = "activePartitionExceeded"
 )
 
 // prefixValues are the values that !{namespace:key} expressions of a prefix

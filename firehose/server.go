@@ -22,8 +22,13 @@ type ProcessorFunc func(ctx context.Context, event events.KinesisFirehoseEvent) 
 // Options configures a Server.
 type Options struct {
 	// LakeDir is where delivery writes objects, as LakeDir/<bucket>/<key>.
-	// Required.
+	// Required unless S3 is set.
 	LakeDir string
+
+	// S3 receives the objects in place of LakeDir when it is set: each
+	// stream writes to its template bucket with PutObject. NewS3Client
+	// returns a client for any S3-compatible endpoint.
+	S3 S3PutObjectAPI
 
 	// StateDir contains the spool of accepted records that are not yet
 	// delivered, one subdirectory per stream. Required. Reusing it after a
@@ -53,7 +58,21 @@ type Options struct {
 	// BufferOverride replaces the template's buffering hints where its
 	// fields are non-zero, such as a 1 s interval for a demo.
 	BufferOverride BufferOverride
+
+	// Faults injects throttling, failed entries, latency and dropped
+	// responses into PutRecordBatch. The zero value injects none.
+	Faults Faults
+
+	// ActivePartitionLimit is the number of delivery buffers (evaluated
+	// prefixes) that a stream with dynamic partitioning keeps open at once.
+	// A record that would open one more goes to the activePartitionExceeded
+	// error output type. 0 means DefaultActivePartitionLimit.
+	ActivePartitionLimit int
 }
+
+// DefaultActivePartitionLimit is Firehose's default quota of active
+// partitions per delivery stream. AWS raises it to at most 5,000 on request.
+const DefaultActivePartitionLimit = 500
 
 // BufferOverride contains buffering hints that replace the template's. A zero
 // field keeps the template's value.
@@ -118,20 +137,26 @@ type Server struct {
 	tickers     sync.WaitGroup
 	workers     sync.WaitGroup
 	cancel      context.CancelFunc
+
+	// faults is nil when Options.Faults injects nothing.
+	faults *faultInjector
 }
 
 // NewServer creates a server for streams, recovers the records left in the
 // spool under opts.StateDir, and starts the timers and workers that deliver
 // them.
 func NewServer(streams []Stream, opts Options) (*Server, error) {
-	if opts.LakeDir == "" || opts.StateDir == "" {
-		return nil, errors.New("firehose: Options.LakeDir and Options.StateDir are required")
+	if opts.LakeDir == "" && opts.S3 == nil || opts.StateDir == "" {
+		return nil, errors.New("firehose: Options.StateDir and either Options.LakeDir or Options.S3 are required")
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if err := opts.Faults.validate(); err != nil {
+		return nil, fmt.Errorf("firehose: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
@@ -142,6 +167,10 @@ func NewServer(streams []Stream, opts Options) (*Server, error) {
 		streams:     map[string]*streamState{},
 		stopTickers: make(chan struct{}),
 		cancel:      cancel,
+	}
+	if opts.Faults.Enabled() {
+		s.faults = newFaultInjector(opts.Faults)
+		s.logger.Warn("firehose: fault injection on", "faults", fmt.Sprintf("%+v", opts.Faults))
 	}
 
 	for _, cfg := range streams {
@@ -175,7 +204,7 @@ func (s *Server) newStream(cfg Stream) (*streamState, error) {
 		partitions:       map[string]*partitionBuffer{},
 		errorRecords:     map[string]*atomic.Int64{},
 	}
-	for _, typ := range []string{ErrorProcessingFailed, ErrorPartitioningFailed, ErrorFormatConversionFailed} {
+	for _, typ := range []string{ErrorProcessingFailed, ErrorPartitioningFailed, ErrorFormatConversionFailed, ErrorActivePartitionExceeded} {
 		st.errorRecords[typ] = new(atomic.Int64)
 	}
 	st.idle = sync.NewCond(&st.mu)
@@ -206,6 +235,10 @@ func (s *Server) newStream(cfg Stream) (*streamState, error) {
 	}
 	if override.DeliveryInterval > 0 {
 		st.deliveryInterval = override.DeliveryInterval
+	}
+	st.activePartitionLimit = s.opts.ActivePartitionLimit
+	if st.activePartitionLimit <= 0 {
+		st.activePartitionLimit = DefaultActivePartitionLimit
 	}
 	if st.procSize <= 0 || st.deliverySize <= 0 {
 		return nil, errors.New("buffer sizes must be positive")

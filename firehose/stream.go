@@ -51,6 +51,9 @@ type streamState struct {
 	partitions    map[string]*partitionBuffer
 	bufferedBytes int64
 
+	// activePartitionLimit bounds len(partitions) with dynamic partitioning.
+	activePartitionLimit int
+
 	accepted     atomic.Int64
 	processed    atomic.Int64
 	dropped      atomic.Int64
@@ -289,6 +292,11 @@ func (st *streamState) deliver(r pendingRecord, data []byte, keys map[string]str
 	st.deliveryMu.Lock()
 	defer st.deliveryMu.Unlock()
 	buf := st.partitions[prefix]
+	if buf == nil && st.cfg.DynamicPartitioning && len(st.partitions) >= st.activePartitionLimit {
+		// A partition stays active until its buffer is written, so the
+		// records of prefixes already open still go to their buffers.
+		return nil, st.activePartitionExceeded(r, data, prefix)
+	}
 	if buf == nil {
 		buf = &partitionBuffer{prefix: prefix, opened: st.srv.now()}
 		if st.conv != nil {
@@ -340,10 +348,10 @@ func (st *streamState) writeBuffer(ctx context.Context, buf *partitionBuffer) er
 	var key string
 	var err error
 	if st.conv != nil {
-		key, err = st.writeParquet(buf)
+		key, err = st.writeParquet(ctx, buf)
 	} else {
 		key = objectName(buf.prefix, st.cfg.Name, st.srv.now(), "")
-		err = writeObject(st.objectPath(key), func(w writer) error {
+		err = st.writeObject(ctx, key, func(w writer) error {
 			_, err := w.Write(buf.raw)
 			return err
 		})

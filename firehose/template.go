@@ -185,7 +185,9 @@ func ParseTemplate(data []byte) (*Template, error) {
 
 	ids := make([]string, 0, len(t.resources))
 	for id, r := range t.resources {
-		if r.typ == typeDeliveryStream {
+		// A stream that reads Amazon MSK has no Direct PUT API to serve
+		// locally; the local stack feeds the Direct PUT stream instead.
+		if r.typ == typeDeliveryStream && r.properties["DeliveryStreamType"] != "MSKAsSource" {
 			ids = append(ids, id)
 		}
 	}

@@ -33,15 +33,23 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	kafkaPort := fs.Int("kafka-port", envInt("VOTESTREAM_KAFKA_PORT", 9092), "port of the embedded Kafka broker on 127.0.0.1; 0 picks a free one [VOTESTREAM_KAFKA_PORT]")
 	postgresPort := fs.Int("postgres-port", envInt("VOTESTREAM_POSTGRES_PORT", 0), "port of the started PostgreSQL on 127.0.0.1; 0 picks a free one [VOTESTREAM_POSTGRES_PORT]")
 	firehosePort := fs.Int("firehose-port", envInt("VOTESTREAM_FIREHOSE_PORT", 4573), "port of the local Firehose API on 127.0.0.1; 0 picks a free one [VOTESTREAM_FIREHOSE_PORT]")
+	dashboardPort := fs.Int("dashboard-port", envInt("VOTESTREAM_DASHBOARD_PORT", 8080), "port of the live dashboard on 127.0.0.1; 0 picks a free one, -1 serves none [VOTESTREAM_DASHBOARD_PORT]")
+	fs.BoolVar(&cfg.Serve, "serve", false, "keep the stack and the dashboard running after the replay until interrupted")
+	fs.IntVar(&cfg.Chaos.BridgeKills, "chaos-bridge-kills", 0, "run the bridge as a child process and kill it with SIGKILL this many times during the replay, restarting it each time")
+	fs.Float64Var(&cfg.Chaos.PutFailureRate, "chaos-put-failure-rate", 0, "fraction of PutRecordBatch entries (0 to 1) that the local Firehose fails with ServiceUnavailableException or InternalFailure")
+	fs.Float64Var(&cfg.Chaos.ThrottleRate, "chaos-throttle-rate", 0, "fraction of PutRecordBatch calls (0 to 1) that the local Firehose rejects with ServiceUnavailableException")
+	fs.Float64Var(&cfg.Chaos.DropResponseRate, "chaos-drop-response-rate", 0, "fraction of PutRecordBatch calls (0 to 1) that the local Firehose accepts and then drops the connection before answering")
 	partitions := fs.Int("partitions", 8, "partitions of votes_topic when the demo creates it")
 	seed := fs.Uint64("seed", 1, "seed of the replay order; the same seed replays the same ballots in the same order")
 	fs.StringVar(&cfg.TemplatePath, "template", envOr("VOTESTREAM_TEMPLATE", ""),
 		"sam-template.yaml to read the delivery stream from; empty uses the template built into this binary [VOTESTREAM_TEMPLATE]")
 	fs.DurationVar(&cfg.FlushInterval, "flush-interval", 5*time.Second,
 		"longest time the local Firehose buffers records before it transforms them and writes Parquet; the replay's end flushes at once")
+	faults := addFaultFlags(fs)
 	jsonOut := fs.Bool("json", false, "print a JSON summary as the last line of standard output")
 	logLevel := fs.String("log-level", envOr("VOTESTREAM_LOG_LEVEL", "warn"), "least severe log level written to stderr: debug, info, warn or error [VOTESTREAM_LOG_LEVEL]")
-	if err := parseFlags(fs, args); err != nil {
+	err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -50,19 +58,55 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *partitions < 1 || *partitions > 1000 {
 		return usagef("--partitions %d is out of range: use 1 to 1000", *partitions)
 	}
+	for name, rate := range map[string]float64{
+		"chaos-put-failure-rate":   cfg.Chaos.PutFailureRate,
+		"chaos-throttle-rate":      cfg.Chaos.ThrottleRate,
+		"chaos-drop-response-rate": cfg.Chaos.DropResponseRate,
+	} {
+		if rate < 0 || rate > 1 {
+			return usagef("--%s %v is not a fraction from 0 to 1", name, rate)
+		}
+	}
+	if cfg.Chaos.BridgeKills < 0 {
+		return usagef("--chaos-bridge-kills %d must be 0 or more", cfg.Chaos.BridgeKills)
+	}
 	if cfg.FlushInterval <= 0 {
 		return usagef("--flush-interval %s must be positive, such as 5s", cfg.FlushInterval)
+	}
+	if cfg.Faults, err = faults(); err != nil {
+		return err
 	}
 	logger, err := newLogger(stderr, *logLevel)
 	if err != nil {
 		return err
 	}
-	cfg.KafkaPort, cfg.PostgresPort, cfg.FirehosePort = *kafkaPort, *postgresPort, *firehosePort
+	cfg.KafkaPort, cfg.PostgresPort, cfg.FirehosePort, cfg.DashboardPort = *kafkaPort, *postgresPort, *firehosePort, *dashboardPort
 	cfg.VotePartitions = int32(*partitions)
 	cfg.Seed = *seed
 	cfg.Logger = logger
 	cfg.Progress = stderr
 	cfg.ProgressIsTerminal = isTerminal(stderr)
+
+	report := func(summary *demo.Summary) {
+		demo.PrintReport(stdout, summary)
+		if *jsonOut {
+			line, err := json.Marshal(summary)
+			if err != nil {
+				fmt.Fprintf(stderr, "votestream demo: encode summary: %v\n", err)
+				return
+			}
+			fmt.Fprintln(stdout, string(line))
+		}
+	}
+	if cfg.Serve {
+		cfg.ServeReady = func(summary *demo.Summary) {
+			report(summary)
+			if summary.DashboardURL != "" {
+				fmt.Fprintf(stderr, "Dashboard: %s\n", summary.DashboardURL)
+			}
+			fmt.Fprintln(stderr, "The stack keeps running; press Ctrl-C to stop it.")
+		}
+	}
 
 	summary, err := demo.Run(ctx, cfg)
 	if errors.Is(err, demo.ErrSetup) {
@@ -71,14 +115,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-
-	demo.PrintReport(stdout, summary)
-	if *jsonOut {
-		line, err := json.Marshal(summary)
-		if err != nil {
-			return fmt.Errorf("encode summary: %w", err)
-		}
-		fmt.Fprintln(stdout, string(line))
+	if !cfg.Serve {
+		report(summary)
 	}
 	if !summary.Matches() {
 		return errMismatch

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -26,6 +27,7 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	seedText := fs.String("seed", envOr("VOTESTREAM_SEED", "1"), "seed of the replay order, a non-negative integer; the same seed replays the same ballots (VOTESTREAM_SEED)")
 	topic := fs.String("topic", envOr("VOTESTREAM_TOPIC", vote.VotesTopic), "topic that receives the ballots (VOTESTREAM_TOPIC)")
 	checkpoint := fs.String("checkpoint", envOr("VOTESTREAM_CHECKPOINT", ""), "file that records the replay position; a replay resumes from it and updates it, empty replays from the start (VOTESTREAM_CHECKPOINT)")
+	faultFlags := addFaultFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -38,6 +40,10 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	seed, err := strconv.ParseUint(*seedText, 10, 64)
 	if err != nil {
 		return usagef("--seed %q is not a non-negative integer", *seedText)
+	}
+	faults, err := faultFlags()
+	if err != nil {
+		return err
 	}
 
 	e, err := election.Load(*electionPath)
@@ -85,11 +91,16 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		Start:          start,
 		CheckpointPath: *checkpoint,
 		Progress:       progress.update,
+		Faults:         faults,
 	})
 	progress.finish()
 	rate := float64(result.Sent) / max(result.Elapsed.Seconds(), 1e-9)
 	fmt.Fprintf(stderr, "simulate: produced %d ballots of %s to %s in %s (%.0f ballots/s); next position %d of %d\n",
 		result.Sent, e.ID, *topic, result.Elapsed.Round(time.Millisecond), rate, result.Position, total)
+	if f := result.Faults; f != (simulate.FaultCounts{}) {
+		fmt.Fprintf(stderr, "simulate: added faults: %d double votes, %d redeliveries, %d unknown voters, %d unknown candidates, %d malformed\n",
+			f.DoubleVotes, f.Redeliveries, f.UnknownVoters, f.UnknownCandidates, f.Malformed)
+	}
 	return err
 }
 
@@ -134,5 +145,38 @@ func (p *replayProgress) update(sent, _ int64) {
 func (p *replayProgress) finish() {
 	if p.terminal && !p.printed.IsZero() {
 		fmt.Fprintln(p.w)
+	}
+}
+
+// addFaultFlags defines the --fault-*-rate flags on fs and returns a function
+// that parses them after fs.Parse. demo can share it.
+func addFaultFlags(fs *flag.FlagSet) func() (simulate.Faults, error) {
+	type rateFlag struct {
+		name  string
+		env   string
+		text  *string
+		field func(*simulate.Faults) *float64
+	}
+	define := func(name, env, help string, field func(*simulate.Faults) *float64) rateFlag {
+		text := fs.String(name, envOr(env, "0"), help+" (fraction of ballots, 0 to 1; default 0) ("+env+")")
+		return rateFlag{name, env, text, field}
+	}
+	flags := []rateFlag{
+		define("fault-double-vote-rate", "VOTESTREAM_FAULT_DOUBLE_VOTE_RATE", "add a second ballot of the same voter with a new vote_id, which the ledger rejects as duplicate_voter", func(f *simulate.Faults) *float64 { return &f.DoubleVoteRate }),
+		define("fault-redelivery-rate", "VOTESTREAM_FAULT_REDELIVERY_RATE", "produce the same ballot message twice, which the ledger and the lake drop by vote_id", func(f *simulate.Faults) *float64 { return &f.RedeliveryRate }),
+		define("fault-unknown-voter-rate", "VOTESTREAM_FAULT_UNKNOWN_VOTER_RATE", "add a ballot of an unregistered voter", func(f *simulate.Faults) *float64 { return &f.UnknownVoterRate }),
+		define("fault-unknown-candidate-rate", "VOTESTREAM_FAULT_UNKNOWN_CANDIDATE_RATE", "add a ballot for a candidate id that no election has", func(f *simulate.Faults) *float64 { return &f.UnknownCandidateRate }),
+		define("fault-malformed-rate", "VOTESTREAM_FAULT_MALFORMED_RATE", "add a ballot whose cast_at is not a timestamp", func(f *simulate.Faults) *float64 { return &f.MalformedRate }),
+	}
+	return func() (simulate.Faults, error) {
+		var faults simulate.Faults
+		for _, f := range flags {
+			rate, err := strconv.ParseFloat(*f.text, 64)
+			if err != nil || rate < 0 || rate > 1 {
+				return faults, usagef("--%s %q is not a fraction from 0 to 1", f.name, *f.text)
+			}
+			*f.field(&faults) = rate
+		}
+		return faults, nil
 	}
 }

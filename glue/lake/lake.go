@@ -37,8 +37,31 @@ func VotesDir(bucketDir string) string {
 	return filepath.Join(bucketDir, "votes")
 }
 
+// RegionsDir returns where the regions table's objects live in a bucket directory.
+func RegionsDir(bucketDir string) string {
+	return filepath.Join(bucketDir, filepath.FromSlash(glue.RegionsPrefix))
+}
+
+// regionsTableSQL returns the statement that defines the regions table over
+// the regions files of bucketDir. Without files it defines an empty table, so
+// that turnout_by_region exists and is empty.
+func regionsTableSQL(bucketDir string) string {
+	matches, _ := filepath.Glob(filepath.Join(RegionsDir(bucketDir), "*.parquet"))
+	if len(matches) > 0 {
+		pattern := filepath.ToSlash(filepath.Join(RegionsDir(bucketDir), "*.parquet"))
+		return fmt.Sprintf("CREATE VIEW %s AS SELECT * FROM read_parquet(%s)", glue.RegionsTable, quote(pattern))
+	}
+	duckTypes := map[string]string{glue.TypeString: "VARCHAR", glue.TypeBigint: "BIGINT"}
+	columns := make([]string, 0, len(glue.RegionColumns))
+	for _, c := range glue.RegionColumns {
+		columns = append(columns, c.Name+" "+duckTypes[c.Type])
+	}
+	return fmt.Sprintf("CREATE TABLE %s (%s)", glue.RegionsTable, strings.Join(columns, ", "))
+}
+
 // Open starts an in-memory DuckDB and defines the votes table over
-// bucketDir/votes/election_id=…/dt=…/hour=…/*.parquet.
+// bucketDir/votes/election_id=…/dt=…/hour=…/*.parquet, the regions table over
+// bucketDir/regions/*.parquet, and glue.Views.
 func Open(ctx context.Context, bucketDir string) (*Lake, error) {
 	votesDir := VotesDir(bucketDir)
 	matches, _ := filepath.Glob(filepath.Join(votesDir, "election_id=*", "dt=*", "hour=*", "*.parquet"))
@@ -79,8 +102,13 @@ func Open(ctx context.Context, bucketDir string) (*Lake, error) {
 		os.RemoveAll(spill)
 		return nil, fmt.Errorf("define votes table over %s: %w", votesDir, err)
 	}
+	if _, err := db.ExecContext(ctx, regionsTableSQL(bucketDir)); err != nil {
+		db.Close()
+		os.RemoveAll(spill)
+		return nil, fmt.Errorf("define regions table over %s: %w", RegionsDir(bucketDir), err)
+	}
 	for _, v := range glue.Views {
-		if _, err := db.ExecContext(ctx, "CREATE VIEW "+v.Name+" AS "+v.SQL); err != nil {
+		if _, err := db.ExecContext(ctx, "CREATE VIEW "+v.Name+" AS "+glue.ForDuckDB(v.SQL)); err != nil {
 			db.Close()
 			os.RemoveAll(spill)
 			return nil, fmt.Errorf("define view %s: %w", v.Name, err)
@@ -223,13 +251,15 @@ FROM results_by_party WHERE election_id = ? ORDER BY votes DESC, party`, electio
 	return results, rows.Err()
 }
 
-// Audit is what a replay needs to compare one election's lake with the
+// Audit contains the figures of one election that a replay compares with the
 // official results.
 type Audit struct {
 	// Regions is results_by_region of the election.
 	Regions []RegionResult
-	// Rows counts every row of the election, copies included.
-	Rows int64
+	// Rows counts every row of the election, copies included, and Unique
+	// the distinct vote ids among them.
+	Rows   int64
+	Unique int64
 	// Valid counts first accepted ballots per voter.
 	Valid int64
 	// Rejected counts ballots by reason, as rejected_votes does.
@@ -273,7 +303,8 @@ FROM audit_valid GROUP BY ALL ORDER BY region_code, votes DESC, candidate_name`)
 		return a, fmt.Errorf("audit %s: read results by region: %w", electionID, err)
 	}
 
-	if err := l.db.QueryRowContext(ctx, "SELECT count(*) FROM votes WHERE election_id = ?", electionID).Scan(&a.Rows); err != nil {
+	count := "SELECT count(*), count(DISTINCT vote_id) FROM votes WHERE election_id = ?"
+	if err := l.db.QueryRowContext(ctx, count, electionID).Scan(&a.Rows, &a.Unique); err != nil {
 		return a, fmt.Errorf("audit %s: count rows: %w", electionID, err)
 	}
 	if a.Rejected, err = l.rejected(ctx, electionID); err != nil {

@@ -22,7 +22,7 @@ type Options struct {
 	// same Dir reloads every topic, record and committed offset.
 	Dir string
 	// Port is the loopback port to listen on; 0 picks a free one.
-	Port int
+	Port   int
 	Logger *slog.Logger
 }
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/votestream/votestream/glue/lake"
 	"github.com/votestream/votestream/infra/elections"
 	"github.com/votestream/votestream/internal/election"
+	"github.com/votestream/votestream/internal/simulate"
 )
 
 // Config configures Run. The zero value of every field but StateDir has a
@@ -43,8 +45,11 @@ type Config struct {
 	// VotePartitions is the partition count of votes_topic when the demo
 	// creates it. Default 8.
 	VotePartitions int32
-	// Seed orders the replay. Default 1.
+	// Seed orders the replay and draws the faults. Default 1.
 	Seed uint64
+	// Faults adds ballots that the ledger and the lake must reject or drop;
+	// the official totals must still come out exactly.
+	Faults simulate.Faults
 	// TemplatePath is a sam-template.yaml to read the delivery stream from;
 	// empty uses the template built into the binary.
 	TemplatePath string
@@ -53,11 +58,46 @@ type Config struct {
 	// demo also flushes at the end of the replay.
 	FlushInterval time.Duration
 
+	// DashboardPort serves the live dashboard on 127.0.0.1; 0 picks a free
+	// port and a negative value serves none.
+	DashboardPort int
+	// Serve keeps the stack and the dashboard running after the replay
+	// until ctx ends. ServeReady, when set, receives the summary as soon as
+	// the replay is audited, before Run waits.
+	Serve      bool
+	ServeReady func(*Summary)
+
+	// Chaos injects faults between the bridge and Firehose.
+	Chaos Chaos
+
 	// Progress receives progress bars; nil draws none.
 	Progress io.Writer
 	// ProgressIsTerminal redraws bars in place.
 	ProgressIsTerminal bool
 	Logger             *slog.Logger
+}
+
+// Chaos configures fault injection on the lake path. The zero value injects
+// nothing.
+type Chaos struct {
+	// BridgeKills runs the bridge as a child process (BridgeBinary bridge …)
+	// and kills it with SIGKILL that many times at random points of the
+	// replay, restarting it each time.
+	BridgeKills int
+	// BridgeBinary is the votestream executable for the child bridge.
+	// Default: os.Executable().
+	BridgeBinary string
+	// KillDelayMin and KillDelayMax bound the time from a child bridge's
+	// start to its kill; zero takes the defaults of package chaos.
+	KillDelayMin time.Duration
+	KillDelayMax time.Duration
+	// PutFailureRate fails that fraction of the entries of each
+	// PutRecordBatch call; ThrottleRate rejects that fraction of calls with
+	// ServiceUnavailableException; DropResponseRate accepts that fraction
+	// of calls and closes the connection before the response.
+	PutFailureRate   float64
+	ThrottleRate     float64
+	DropResponseRate float64
 }
 
 // Stage is how long one step of the demo took.
@@ -68,27 +108,62 @@ type Stage struct {
 
 // Summary is the outcome of a demo run.
 type Summary struct {
-	Election       string           `json:"election"`
-	OfficialVotes  int64            `json:"official_votes"`
-	LakeVotes      int64            `json:"lake_votes"`
-	LakeRows       int64            `json:"lake_rows"`
-	RowsCompared   int              `json:"rows_compared"`
-	MismatchedRows int              `json:"mismatched_rows"`
-	Rejected       map[string]int64 `json:"rejected"`
-	ElapsedSeconds float64          `json:"elapsed_seconds"`
-	VotesPerSecond float64          `json:"votes_per_second"`
-	Stages         []Stage          `json:"stages"`
+	Election       string `json:"election"`
+	OfficialVotes  int64  `json:"official_votes"`
+	LakeVotes      int64  `json:"lake_votes"`
+	LakeRows       int64  `json:"lake_rows"`
+	RowsCompared   int    `json:"rows_compared"`
+	MismatchedRows int    `json:"mismatched_rows"`
+
+	// LedgerVotes counts the ballots that the PostgreSQL ledger accepted.
+	LedgerVotes int64 `json:"ledger_votes"`
+	// LedgerMismatchedRows counts region/candidate rows where the ledger
+	// differs from the official results.
+	LedgerMismatchedRows int `json:"ledger_mismatched_rows"`
+	// Rejected counts the ledger's rejected ballots by reason, and
+	// ExpectedRejected what the injected faults must have caused.
+	Rejected         map[string]int64 `json:"rejected"`
+	ExpectedRejected map[string]int64 `json:"expected_rejected"`
+	// LakeRejected counts rejected ballots in the lake by reason. Malformed
+	// ballots never reach the lake: the bridge sends them to the dead-letter
+	// topic.
+	LakeRejected map[string]int64 `json:"lake_rejected"`
+	// LakeMatchesLedger reports whether the lake's valid votes equal the
+	// ledger's per region and candidate.
+	LakeMatchesLedger bool `json:"lake_matches_ledger"`
+
+	// BridgeRestarts counts restarts of a killed child bridge.
+	BridgeRestarts int `json:"bridge_restarts"`
+	// RetriedEntries counts PutRecordBatch entries that the local Firehose
+	// failed on purpose, each of which the bridge had to send again.
+	RetriedEntries int64 `json:"retried_entries"`
+	// DuplicatesInLake counts lake rows beyond one per vote_id.
+	DuplicatesInLake int64 `json:"duplicates_in_lake"`
+	// DeadLettered counts the records in the dead-letter topic.
+	DeadLettered int64 `json:"dead_lettered"`
+	// DashboardURL is where the live dashboard was served.
+	DashboardURL string `json:"dashboard_url,omitempty"`
+
+	ElapsedSeconds float64 `json:"elapsed_seconds"`
+	VotesPerSecond float64 `json:"votes_per_second"`
+	Stages         []Stage `json:"stages"`
 
 	// The rest is printed in the report but left out of the JSON summary.
-	Diffs      []lake.RowDiff         `json:"-"`
-	Candidates []lake.CandidateResult `json:"-"`
-	Parties    []lake.PartyResult     `json:"-"`
-	Regions    []lake.RegionResult    `json:"-"`
-	LakeDir    string                 `json:"-"`
+	Diffs       []lake.RowDiff         `json:"-"`
+	LedgerDiffs []lake.RowDiff         `json:"-"`
+	Candidates  []lake.CandidateResult `json:"-"`
+	Parties     []lake.PartyResult     `json:"-"`
+	Regions     []lake.RegionResult    `json:"-"`
+	LakeDir     string                 `json:"-"`
 }
 
-// Matches reports whether the lake equals the official results.
-func (s *Summary) Matches() bool { return s.MismatchedRows == 0 && s.LakeVotes == s.OfficialVotes }
+// Matches reports whether the lake and the ledger both equal the official
+// results, and the ledger rejected exactly the injected faults.
+func (s *Summary) Matches() bool {
+	return s.MismatchedRows == 0 && s.LakeVotes == s.OfficialVotes &&
+		s.LedgerMismatchedRows == 0 && s.LedgerVotes == s.OfficialVotes &&
+		s.LakeMatchesLedger && maps.Equal(s.Rejected, s.ExpectedRejected)
+}
 
 // ErrSetup marks failures of the environment rather than of the pipeline:
 // a missing PostgreSQL, a port in use, an unreadable election file.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/votestream/votestream/glue/lake"
 	"github.com/votestream/votestream/internal/election"
+	"github.com/votestream/votestream/internal/simulate"
 )
 
 // vermontSlice writes the results of the given Vermont counties, and their
@@ -103,7 +104,9 @@ func TestDemoTwoVermontCounties(t *testing.T) {
 	}
 	stateDir := stateDir(t)
 
-	summary, err := Run(ctx, testConfig(t, path, stateDir))
+	cfg := testConfig(t, path, stateDir)
+	cfg.Faults = simulate.Faults{DoubleVoteRate: 0.02, RedeliveryRate: 0.02, UnknownVoterRate: 0.01, UnknownCandidateRate: 0.01, MalformedRate: 0.01}
+	summary, err := Run(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,6 +121,33 @@ func TestDemoTwoVermontCounties(t *testing.T) {
 	}
 	if summary.MismatchedRows != 0 {
 		t.Errorf("MismatchedRows = %d: %+v", summary.MismatchedRows, summary.Diffs)
+	}
+	if summary.LedgerVotes != official.TotalVotes() {
+		t.Errorf("LedgerVotes = %d, want %d", summary.LedgerVotes, official.TotalVotes())
+	}
+	if summary.LedgerMismatchedRows != 0 {
+		t.Errorf("LedgerMismatchedRows = %d: %+v", summary.LedgerMismatchedRows, summary.LedgerDiffs)
+	}
+	if !summary.LakeMatchesLedger {
+		t.Error("LakeMatchesLedger = false")
+	}
+	for _, reason := range []string{"duplicate_voter", "unknown_voter", "unknown_candidate", "malformed"} {
+		if summary.ExpectedRejected[reason] == 0 {
+			t.Errorf("ExpectedRejected[%s] = 0: the fault rates should inject some", reason)
+		}
+		if got, want := summary.Rejected[reason], summary.ExpectedRejected[reason]; got != want {
+			t.Errorf("ledger Rejected[%s] = %d, want %d", reason, got, want)
+		}
+	}
+	// Enrichment rejects reach the lake; malformed ballots go to the
+	// dead-letter topic instead.
+	for _, reason := range []string{"duplicate_voter", "unknown_voter", "unknown_candidate"} {
+		if got, want := summary.LakeRejected[reason], summary.ExpectedRejected[reason]; got != want {
+			t.Errorf("lake Rejected[%s] = %d, want %d", reason, got, want)
+		}
+	}
+	if !summary.Matches() {
+		t.Error("Matches = false")
 	}
 
 	// Read the lake again, independently of the summary, and compare each
@@ -146,7 +176,7 @@ func TestDemoTwoVermontCounties(t *testing.T) {
 
 	// A second run on the same state directory resumes: it replays nothing
 	// and the count stays exact.
-	again, err := Run(ctx, testConfig(t, path, stateDir))
+	again, err := Run(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,9 +3,12 @@ package demo
 import (
 	"fmt"
 	"io"
+	"maps"
 	"sort"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/votestream/votestream/glue/lake"
 )
 
 // regionTableRows is how many regions the report lists; the full table is
@@ -37,28 +40,20 @@ func PrintReport(w io.Writer, s *Summary) {
 	printRegions(w, s)
 
 	fmt.Fprintln(w)
-	if s.Matches() {
-		fmt.Fprintf(w, "%s votes in the lake; matches the official results in all %s region/candidate rows\n",
-			formatCount(s.LakeVotes), formatCount(int64(s.RowsCompared)))
+	printComparison(w, "in the lake", s.LakeVotes, s.OfficialVotes, s.RowsCompared, s.Diffs)
+	printComparison(w, "in the ledger", s.LedgerVotes, s.OfficialVotes, s.RowsCompared, s.LedgerDiffs)
+	if s.LakeMatchesLedger {
+		fmt.Fprintln(w, "The lake and the ledger agree in every region/candidate row.")
 	} else {
-		fmt.Fprintf(w, "%s votes in the lake, %s official; %d of %d region/candidate rows differ:\n",
-			formatCount(s.LakeVotes), formatCount(s.OfficialVotes), s.MismatchedRows, s.RowsCompared)
-		for i, d := range s.Diffs {
-			if i == maxDiffRows {
-				fmt.Fprintf(w, "  ... and %d more\n", len(s.Diffs)-maxDiffRows)
-				break
-			}
-			fmt.Fprintf(w, "  %s  %s (%s): lake %s, official %s\n", d.RegionCode, d.Candidate, d.Party, formatCount(d.Lake), formatCount(d.Official))
-		}
+		fmt.Fprintln(w, "The lake and the ledger differ.")
 	}
-	if len(s.Rejected) > 0 {
-		reasons := make([]string, 0, len(s.Rejected))
-		for reason, n := range s.Rejected {
-			reasons = append(reasons, fmt.Sprintf("%s %s", formatCount(n), reason))
-		}
-		sort.Strings(reasons)
-		fmt.Fprintf(w, "Rejected ballots in the lake: %s\n", strings.Join(reasons, ", "))
+	fmt.Fprintf(w, "Rejected by the ledger: %s", formatReasons(s.Rejected))
+	if maps.Equal(s.Rejected, s.ExpectedRejected) {
+		fmt.Fprintln(w, " (as the injected faults require)")
+	} else {
+		fmt.Fprintf(w, "; the injected faults require %s\n", formatReasons(s.ExpectedRejected))
 	}
+	fmt.Fprintf(w, "Rejected in the lake: %s\n", formatReasons(s.LakeRejected))
 
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -116,4 +111,36 @@ func share(n, total int64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.1f%%", float64(n)*100/float64(total))
+}
+
+// printComparison writes one line comparing counted votes with the official
+// results, followed by the rows that differ.
+func printComparison(w io.Writer, where string, votes, official int64, rows int, diffs []lake.RowDiff) {
+	if len(diffs) == 0 && votes == official {
+		fmt.Fprintf(w, "%s votes %s; matches the official results in all %s region/candidate rows\n",
+			formatCount(votes), where, formatCount(int64(rows)))
+		return
+	}
+	fmt.Fprintf(w, "%s votes %s, %s official; %d of %d region/candidate rows differ:\n",
+		formatCount(votes), where, formatCount(official), len(diffs), rows)
+	for i, d := range diffs {
+		if i == maxDiffRows {
+			fmt.Fprintf(w, "  ... and %d more\n", len(diffs)-maxDiffRows)
+			break
+		}
+		fmt.Fprintf(w, "  %s  %s (%s): counted %s, official %s\n", d.RegionCode, d.Candidate, d.Party, formatCount(d.Lake), formatCount(d.Official))
+	}
+}
+
+// formatReasons writes counts by reason, such as "3 duplicate_voter, 1 malformed".
+func formatReasons(counts map[string]int64) string {
+	if len(counts) == 0 {
+		return "none"
+	}
+	reasons := make([]string, 0, len(counts))
+	for reason, n := range counts {
+		reasons = append(reasons, fmt.Sprintf("%s %s", formatCount(n), reason))
+	}
+	sort.Strings(reasons)
+	return strings.Join(reasons, ", ")
 }

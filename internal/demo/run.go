@@ -9,10 +9,14 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/votestream/votestream/functions/tally"
 	"github.com/votestream/votestream/glue/lake"
+	"github.com/votestream/votestream/glue/regions"
 	"github.com/votestream/votestream/internal/broker"
+	"github.com/votestream/votestream/internal/dashboard"
 	"github.com/votestream/votestream/internal/election"
 	"github.com/votestream/votestream/internal/simulate"
 	"github.com/votestream/votestream/internal/vote"
@@ -54,9 +58,14 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if err := st.loadElection(ctx, e, day, cfg); err != nil {
 		return nil, err
 	}
+	// The lake's regions table feeds turnout_by_region.
+	if _, err := regions.WriteLake(st.bucketDir, e.ID, regions.FromElection(e)); err != nil {
+		return nil, fmt.Errorf("write regions of %s into the lake: %w", e.ID, err)
+	}
 	t.end("load election into PostgreSQL")
 
 	bridgeDone := st.startBridge(ctx)
+	tallyDone := st.startTally(ctx)
 
 	t.begin()
 	if err := replay(ctx, st.kafka, e, day, cfg); err != nil {
@@ -65,10 +74,16 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	t.end("replay ballots to votes_topic")
 
 	t.begin()
-	if err := waitForBridge(ctx, st.kafka, total, cfg, bridgeDone); err != nil {
+	if err := waitForGroup(ctx, st.kafka, bridgeGroup, "bridge to Firehose", cfg, bridgeDone); err != nil {
 		return nil, err
 	}
 	t.end("bridge drain to Firehose")
+
+	t.begin()
+	if err := waitForGroup(ctx, st.kafka, tally.DefaultGroup, "ledger in PostgreSQL", cfg, tallyDone); err != nil {
+		return nil, err
+	}
+	t.end("tally drain to the ledger")
 
 	t.begin()
 	if err := st.firehose.Flush(ctx); err != nil {
@@ -84,10 +99,51 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	}
 	t.end("query lake with DuckDB")
 
+	t.begin()
+	if err := auditLedger(ctx, st.pool, e, summary); err != nil {
+		return nil, err
+	}
+	summary.ExpectedRejected = simulate.ExpectedFaults(cfg.Faults, cfg.Seed, total).ExpectedRejected()
+	t.end("query ledger in PostgreSQL")
+
+	if err := st.faultCounts(ctx, summary); err != nil {
+		return nil, err
+	}
 	summary.Stages = t.stages
 	summary.ElapsedSeconds = time.Since(began).Seconds()
 	summary.VotesPerSecond = float64(total) / elapsed.Seconds()
+	summary.DashboardURL = st.dashboardURL
+	if st.dashboard != nil {
+		st.dashboard.SetAudit(dashboard.Audit{
+			Agree:          summary.LakeMatchesLedger,
+			LakeVotes:      summary.LakeVotes,
+			LedgerVotes:    summary.LedgerVotes,
+			MismatchedRows: summary.MismatchedRows,
+			CheckedAt:      time.Now(),
+		})
+	}
+
+	if cfg.Serve {
+		if cfg.ServeReady != nil {
+			cfg.ServeReady(summary)
+		}
+		<-ctx.Done()
+	}
 	return summary, nil
+}
+
+// faultCounts fills in what the injected faults did on the lake path.
+func (st *stack) faultCounts(ctx context.Context, s *Summary) error {
+	dead, err := broker.EndOffsets(ctx, st.kafka, vote.DeadLetterTopic)
+	if err != nil {
+		return err
+	}
+	s.DeadLettered = dead
+	s.BridgeRestarts = int(st.bridgeRestarts.Load())
+	for _, n := range st.firehose.FaultStats().FailedEntries {
+		s.RetriedEntries += n
+	}
+	return nil
 }
 
 func withDefaults(cfg Config) Config {
@@ -135,6 +191,7 @@ func replay(ctx context.Context, client *kgo.Client, e *election.Election, day e
 		Seed:           cfg.Seed,
 		Client:         client,
 		Start:          start,
+		Faults:         cfg.Faults,
 		CheckpointPath: checkpoint,
 		Progress:       func(sent, _ int64) { bar.Update(start + sent) },
 	})
@@ -145,20 +202,21 @@ func replay(ctx context.Context, client *kgo.Client, e *election.Election, day e
 	return nil
 }
 
-// waitForBridge waits until the bridge's consumer group has committed past
-// every record of votes_topic, which means Firehose acknowledged them all.
-func waitForBridge(ctx context.Context, client *kgo.Client, total int64, cfg Config, bridgeDone <-chan error) error {
+// waitForGroup waits until a consumer group has committed past every record
+// of votes_topic. For the bridge that means Firehose acknowledged them all;
+// for the tally consumer, that the ledger committed them.
+func waitForGroup(ctx context.Context, client *kgo.Client, group, label string, cfg Config, stopped <-chan error) error {
 	produced, err := broker.EndOffsets(ctx, client, vote.VotesTopic)
 	if err != nil {
 		return err
 	}
-	bar := newProgressBar(cfg.Progress, "bridge to Firehose", produced, cfg.ProgressIsTerminal)
+	bar := newProgressBar(cfg.Progress, label, produced, cfg.ProgressIsTerminal)
 	ticker := time.NewTicker(lagPollInterval)
 	defer ticker.Stop()
 	for {
-		lag, err := broker.GroupLag(ctx, client, bridgeGroup, vote.VotesTopic)
+		lag, err := broker.GroupLag(ctx, client, group, vote.VotesTopic)
 		if err != nil {
-			cfg.Logger.Warn("read bridge lag", "err", err)
+			cfg.Logger.Warn("read consumer group lag", "group", group, "err", err)
 		} else {
 			bar.Update(produced - lag)
 			if lag == 0 {
@@ -169,8 +227,8 @@ func waitForBridge(ctx context.Context, client *kgo.Client, total int64, cfg Con
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case err := <-bridgeDone:
-			return fmt.Errorf("bridge stopped before sending every ballot: %w", err)
+		case err := <-stopped:
+			return fmt.Errorf("consumer group %s stopped before it reached the end of %s: %w", group, vote.VotesTopic, err)
 		case <-ticker.C:
 		}
 	}
@@ -195,17 +253,56 @@ func audit(ctx context.Context, bucketDir string, e *election.Election) (*Summar
 
 	cmp := lake.Compare(e.Results, a.Regions)
 	return &Summary{
-		Election:       e.ID,
-		OfficialVotes:  e.TotalVotes(),
-		LakeVotes:      a.Valid,
-		LakeRows:       a.Rows,
-		RowsCompared:   cmp.Rows,
-		MismatchedRows: len(cmp.Diffs),
-		Rejected:       a.Rejected,
-		Diffs:          cmp.Diffs,
-		Candidates:     candidates,
-		Parties:        parties,
-		Regions:        a.Regions,
-		LakeDir:        bucketDir,
+		DuplicatesInLake: a.Rows - a.Unique,
+		LakeRejected:     a.Rejected,
+		Election:         e.ID,
+		OfficialVotes:    e.TotalVotes(),
+		LakeVotes:        a.Valid,
+		LakeRows:         a.Rows,
+		RowsCompared:     cmp.Rows,
+		MismatchedRows:   len(cmp.Diffs),
+		Diffs:            cmp.Diffs,
+		Candidates:       candidates,
+		Parties:          parties,
+		Regions:          a.Regions,
+		LakeDir:          bucketDir,
 	}, nil
+}
+
+// auditLedger compares the ledger with the official results and the lake.
+func auditLedger(ctx context.Context, pool *pgxpool.Pool, e *election.Election, s *Summary) error {
+	counts, rejected, err := tally.Totals(ctx, pool, e.ID)
+	if err != nil {
+		return err
+	}
+	ledger := make([]lake.RegionResult, len(counts))
+	for i, c := range counts {
+		ledger[i] = lake.RegionResult{RegionCode: c.RegionCode, RegionName: c.RegionName, Candidate: c.Candidate, Party: c.Party, Votes: c.Votes}
+	}
+
+	cmp := lake.Compare(e.Results, ledger)
+	s.LedgerVotes = cmp.LakeVotes
+	s.LedgerMismatchedRows = len(cmp.Diffs)
+	s.LedgerDiffs = cmp.Diffs
+	s.Rejected = rejected
+	s.LakeMatchesLedger = sameRows(s.Regions, ledger)
+	return nil
+}
+
+// sameRows reports whether two sets of region results hold the same counts.
+func sameRows(a, b []lake.RegionResult) bool {
+	type key struct{ region, candidate, party string }
+	counts := make(map[key]int64, len(a))
+	for _, r := range a {
+		counts[key{r.RegionCode, r.Candidate, r.Party}] += r.Votes
+	}
+	for _, r := range b {
+		counts[key{r.RegionCode, r.Candidate, r.Party}] -= r.Votes
+	}
+	for _, n := range counts {
+		if n != 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -20,10 +22,13 @@ import (
 	"github.com/votestream/votestream"
 	"github.com/votestream/votestream/bridge"
 	"github.com/votestream/votestream/firehose"
+	"github.com/votestream/votestream/functions/tally"
 	"github.com/votestream/votestream/functions/transform"
 	"github.com/votestream/votestream/infra/loader"
 	"github.com/votestream/votestream/infra/migrations"
 	"github.com/votestream/votestream/internal/broker"
+	"github.com/votestream/votestream/internal/chaos"
+	"github.com/votestream/votestream/internal/dashboard"
 	"github.com/votestream/votestream/internal/election"
 	"github.com/votestream/votestream/internal/pgcluster"
 )
@@ -47,9 +52,19 @@ type stack struct {
 	firehoseAddr string
 	bucketDir    string
 
+	dashboard    *dashboard.Server
+	dashboardURL string
+	// stopDashboard ends the dashboard's Kafka reader and server.
+	stopDashboard context.CancelFunc
+
 	// stopBridge cancels the bridge; bridgeStopped is closed when its Run returned.
 	stopBridge    context.CancelFunc
 	bridgeStopped chan struct{}
+	// bridgeRestarts counts restarts of a killed child bridge.
+	bridgeRestarts atomic.Int64
+	// stopTally and tallyStopped do the same for the tally consumer.
+	stopTally    context.CancelFunc
+	tallyStopped chan struct{}
 }
 
 func startStack(ctx context.Context, cfg Config) (_ *stack, err error) {
@@ -99,7 +114,40 @@ func startStack(ctx context.Context, cfg Config) (_ *stack, err error) {
 	if err := st.startFirehose(ctx); err != nil {
 		return nil, err
 	}
+	if cfg.DashboardPort >= 0 {
+		if err := st.startDashboard(ctx); err != nil {
+			return nil, err
+		}
+	}
 	return st, nil
+}
+
+// startDashboard serves the live dashboard, which follows
+// aggregated_votes_topic, until close.
+func (st *stack) startDashboard(ctx context.Context) error {
+	srv, err := dashboard.New(dashboard.Config{Brokers: st.broker.Addrs(), Logger: st.cfg.Logger})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", st.cfg.DashboardPort))
+	if err != nil {
+		return setupErr(fmt.Errorf("listen for the dashboard: %w (choose another port with --dashboard-port)", err))
+	}
+	dashCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	st.dashboard, st.stopDashboard = srv, cancel
+	st.dashboardURL = "http://" + ln.Addr().String() + "/"
+	go func() {
+		if err := srv.Run(dashCtx); err != nil && dashCtx.Err() == nil {
+			st.cfg.Logger.Error("dashboard stopped reading Kafka", "err", err)
+		}
+	}()
+	go func() {
+		if err := srv.Serve(dashCtx, ln); err != nil && dashCtx.Err() == nil {
+			st.cfg.Logger.Error("dashboard stopped serving", "err", err)
+		}
+	}()
+	st.cfg.Logger.Info("dashboard listening", "url", st.dashboardURL)
+	return nil
 }
 
 func (st *stack) startFirehose(ctx context.Context) error {
@@ -132,6 +180,12 @@ func (st *stack) startFirehose(ctx context.Context) error {
 		BufferOverride: firehose.BufferOverride{
 			ProcessorInterval: cfg.FlushInterval,
 			DeliveryInterval:  cfg.FlushInterval,
+		},
+		Faults: firehose.Faults{
+			Seed:             cfg.Seed,
+			FailureRate:      cfg.Chaos.PutFailureRate,
+			ThrottleRate:     cfg.Chaos.ThrottleRate,
+			DropResponseRate: cfg.Chaos.DropResponseRate,
 		},
 	})
 	if err != nil {
@@ -191,35 +245,22 @@ func (st *stack) loadElection(ctx context.Context, e *election.Election, day ele
 	return nil
 }
 
-// startBridge runs the bridge until close; the returned channel receives its
-// error if it stops early.
+// startBridge runs the bridge until close, in this process or, with
+// Chaos.BridgeKills, as a child process that is killed and restarted. The
+// returned channel receives its error if it stops early.
 func (st *stack) startBridge(ctx context.Context) <-chan error {
 	done := make(chan error, 1)
-	client := awsfirehose.NewFromConfig(aws.Config{
-		Region:      "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
-	}, func(o *awsfirehose.Options) {
-		o.BaseEndpoint = aws.String("http://" + st.firehoseAddr)
-	})
-
-	b, err := bridge.New(bridge.Config{
-		Brokers:    st.broker.Addrs(),
-		Group:      bridgeGroup,
-		StreamName: st.stream.Name,
-		Firehose:   client,
-		Logger:     st.cfg.Logger,
-	})
-	if err != nil {
-		done <- err
-		return done
-	}
-
 	bridgeCtx, cancel := context.WithCancel(ctx)
 	st.stopBridge = cancel
 	st.bridgeStopped = make(chan struct{})
+
+	run := st.runBridge
+	if st.cfg.Chaos.BridgeKills > 0 {
+		run = st.superviseBridge
+	}
 	go func() {
 		defer close(st.bridgeStopped)
-		err := b.Run(bridgeCtx)
+		err := run(bridgeCtx)
 		if bridgeCtx.Err() == nil {
 			if err == nil {
 				err = errors.New("bridge returned")
@@ -230,9 +271,106 @@ func (st *stack) startBridge(ctx context.Context) <-chan error {
 	return done
 }
 
+// runBridge runs the bridge in this process until ctx ends.
+func (st *stack) runBridge(ctx context.Context) error {
+	client := awsfirehose.NewFromConfig(aws.Config{
+		Region:      "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+		// The bridge retries failed entries and throttled calls itself; SDK
+		// retries would hide throttling from its adaptive rate.
+		RetryMaxAttempts: 1,
+	}, func(o *awsfirehose.Options) {
+		o.BaseEndpoint = aws.String("http://" + st.firehoseAddr)
+	})
+	b, err := bridge.New(bridge.Config{
+		Brokers:    st.broker.Addrs(),
+		Group:      bridgeGroup,
+		StreamName: st.stream.Name,
+		Firehose:   client,
+		Logger:     st.cfg.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	return b.Run(ctx)
+}
+
+// superviseBridge runs `votestream bridge` as a child process and kills it
+// with SIGKILL Chaos.BridgeKills times while Firehose accepts records.
+func (st *stack) superviseBridge(ctx context.Context) error {
+	binary := st.cfg.Chaos.BridgeBinary
+	if binary == "" {
+		var err error
+		if binary, err = os.Executable(); err != nil {
+			return fmt.Errorf("find the votestream binary for the child bridge: %w", err)
+		}
+	}
+	logPath := filepath.Join(st.cfg.StateDir, "bridge-child.log")
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("open child bridge log: %w", err)
+	}
+	defer logFile.Close()
+
+	result, err := chaos.Supervise(ctx, chaos.SuperviseConfig{
+		Binary: binary,
+		Args: []string{"bridge", "--brokers", strings.Join(st.broker.Addrs(), ","),
+			"--firehose-endpoint", "http://" + st.firehoseAddr, "--stream", st.stream.Name,
+			"--group", bridgeGroup, "--group-instance-id", "demo-bridge",
+			"--metrics-listen", "", "--log-level", "warn"},
+		Env:      []string{"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "AWS_EC2_METADATA_DISABLED=true"},
+		Kills:    st.cfg.Chaos.BridgeKills,
+		Seed:     st.cfg.Seed,
+		MinDelay: st.cfg.Chaos.KillDelayMin,
+		MaxDelay: st.cfg.Chaos.KillDelayMax,
+		Progress: func() int64 { return st.firehose.Stats().RecordsAccepted },
+		OnKill:   func(int) { st.bridgeRestarts.Add(1) },
+		Stdout:   logFile,
+		Stderr:   logFile,
+		Logger:   st.cfg.Logger,
+	})
+	st.cfg.Logger.Info("child bridge stopped", "kills", result.Kills, "restarts", result.Restarts)
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("supervise child bridge (log in %s): %w", logPath, err)
+	}
+	return nil
+}
+
+// startTally runs the tally consumer, which keeps the ledger and publishes
+// snapshots, until close; the returned channel receives its error if it
+// stops early.
+func (st *stack) startTally(ctx context.Context) <-chan error {
+	done := make(chan error, 1)
+	tallyCtx, cancel := context.WithCancel(ctx)
+	st.stopTally = cancel
+	st.tallyStopped = make(chan struct{})
+	go func() {
+		defer close(st.tallyStopped)
+		err := tally.RunLocal(tallyCtx, tally.LocalConfig{
+			Brokers: st.broker.Addrs(),
+			Pool:    st.pool,
+			Logger:  st.cfg.Logger,
+		})
+		if tallyCtx.Err() == nil {
+			if err == nil {
+				err = errors.New("tally consumer returned")
+			}
+			done <- err
+		}
+	}()
+	return done
+}
+
 // close stops every component in the reverse order of start.
 func (st *stack) close(ctx context.Context) {
 	log := st.cfg.Logger
+	if st.stopDashboard != nil {
+		st.stopDashboard()
+	}
+	if st.stopTally != nil {
+		st.stopTally()
+		<-st.tallyStopped
+	}
 	if st.stopBridge != nil {
 		st.stopBridge()
 		<-st.bridgeStopped

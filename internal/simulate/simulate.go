@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -61,6 +62,11 @@ type Config struct {
 	// ProgressInterval bounds how often Progress runs and the checkpoint is
 	// saved; default DefaultProgressInterval.
 	ProgressInterval time.Duration
+
+	// Faults adds faulty records next to ballots; the zero value adds none.
+	// A position counts as acknowledged only when its ballot and all its
+	// fault records are, so a resumed replay produces them again.
+	Faults Faults
 }
 
 // Result describes a finished replay.
@@ -71,6 +77,8 @@ type Result struct {
 	// it was acknowledged, in this run or before Start.
 	Position int64
 	Elapsed  time.Duration
+	// Faults counts the fault records acknowledged in this run.
+	Faults FaultCounts
 }
 
 // ProducerOpts returns client options for a replay: a short linger so that
@@ -102,6 +110,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.ProgressInterval <= 0 {
 		cfg.ProgressInterval = DefaultProgressInterval
 	}
+	if err := cfg.Faults.Validate(); err != nil {
+		return Result{Position: cfg.Start}, err
+	}
 
 	expansion := cfg.Election.Expand()
 	total := expansion.Total()
@@ -109,6 +120,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return Result{Position: cfg.Start}, fmt.Errorf("start position %d is outside the replay of %d ballots", cfg.Start, total)
 	}
 	order := election.Order(total, cfg.Seed)
+	planner := &faultPlanner{faults: cfg.Faults, seed: cfg.Seed, expansion: expansion, candidates: cfg.Election.Candidates}
+	var faultsMu sync.Mutex
+	var faults FaultCounts
 
 	w := newWindow(cfg.Start, cfg.MaxInFlight)
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -138,20 +152,43 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			break
 		}
 
-		ballot := expansion.Ballot(int64(order[p]), 0, cfg.Day.CastAt(p, total))
+		index := int64(order[p])
+		at := cfg.Day.CastAt(p, total)
+		ballot := expansion.Ballot(index, 0, at)
 		value, err := json.Marshal(ballot)
 		if err != nil {
 			produceErr = fmt.Errorf("encode ballot at position %d: %w", p, err)
 			break
 		}
+		planned, err := planner.plan(p, index, at, ballot, value)
+		if err != nil {
+			produceErr = fmt.Errorf("plan faults at position %d: %w", p, err)
+			break
+		}
+
+		// The position is released once, when the last of its records is
+		// acknowledged or the first one fails.
 		position := p
-		rec := &kgo.Record{Topic: cfg.Topic, Key: []byte(ballot.VoterID), Value: value}
-		cfg.Client.Produce(ctx, rec, func(_ *kgo.Record, err error) {
-			if err != nil {
-				cancel(fmt.Errorf("produce ballot at position %d to %q: %w", position, cfg.Topic, err))
-			}
-			w.release(position, err == nil)
-		})
+		remaining := new(atomic.Int32)
+		remaining.Store(int32(len(planned)))
+		failed := new(atomic.Bool)
+		for _, pr := range planned {
+			kind := pr.kind
+			rec := &kgo.Record{Topic: cfg.Topic, Key: pr.key, Value: pr.value}
+			cfg.Client.Produce(ctx, rec, func(_ *kgo.Record, err error) {
+				if err != nil {
+					cancel(fmt.Errorf("produce ballot at position %d to %q: %w", position, cfg.Topic, err))
+					failed.Store(true)
+				} else if kind != noFault {
+					faultsMu.Lock()
+					faults.add(kind)
+					faultsMu.Unlock()
+				}
+				if remaining.Add(-1) == 0 {
+					w.release(position, !failed.Load())
+				}
+			})
+		}
 
 		if p%4096 == 0 && time.Since(lastReport) >= cfg.ProgressInterval {
 			report()
@@ -166,6 +203,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 
 	result := Result{Position: w.contiguous(), Elapsed: time.Since(started)}
 	result.Sent = w.acknowledged()
+	faultsMu.Lock()
+	result.Faults = faults
+	faultsMu.Unlock()
 	if produceErr == nil {
 		produceErr = context.Cause(ctx)
 	}

@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/votestream/votestream/functions/transform"
@@ -51,19 +50,15 @@ func newHandler(ctx context.Context, logger *slog.Logger) (*transform.Handler, e
 		return nil, fmt.Errorf("VOTER_KEY_SECRET is not set: set it to a random key of 32 bytes or more")
 	}
 
-	poolConfig, err := pgxpool.ParseConfig(os.Getenv("DATABASE_URL"))
+	maxConns, err := envInt32("DB_MAX_CONNS", 2)
 	if err != nil {
-		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
-	}
-	// No named prepared statements, so that RDS Proxy does not pin
-	// connections and PgBouncer in transaction mode works.
-	poolConfig.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
-	poolConfig.MaxConns = 2
-	if poolConfig.MaxConns, err = envInt32("DB_MAX_CONNS", poolConfig.MaxConns); err != nil {
 		return nil, err
 	}
-	if poolConfig.ConnConfig.ConnectTimeout == 0 {
-		poolConfig.ConnConfig.ConnectTimeout = 5 * time.Second
+	// PoolConfig prepares no named statements, so that RDS Proxy does not
+	// pin connections and PgBouncer in transaction mode works.
+	poolConfig, err := transform.PoolConfig(os.Getenv("DATABASE_URL"), maxConns)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, poolConfig)
 	if err != nil {

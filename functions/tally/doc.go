@@ -1,0 +1,24 @@
+// Package tally is the live path of votestream: it records ballots from
+// votes_topic in the PostgreSQL ledger, keeps running tallies beside it, and
+// publishes a snapshot of each changed region to aggregated_votes_topic.
+//
+// The ledger rule is that the first ballot of a voter in Kafka order counts.
+// votes_topic is keyed by voter id, so every ballot of a voter is in one
+// partition and Kafka order is offset order. A batch is applied in one
+// transaction (Ledger.Apply):
+//
+//   - a value that is not a valid vote is rejected as malformed;
+//   - a ballot whose vote_id the ledger already holds is a redelivery and
+//     changes no count; at the same topic, partition and offset it is a
+//     replay of a batch and changes nothing at all;
+//   - a ballot of an unregistered voter, or for a candidate not on the
+//     election's ballot, is rejected with that reason;
+//   - a later ballot of a voter who has voted is rejected as duplicate_voter;
+//   - every other ballot is inserted into votes, and the tally tables of
+//     migration 0002 are updated in the same transaction.
+//
+// Offsets are committed only after the transaction commits, so a crash
+// replays the batch and the ledger absorbs the replay. Handler runs a batch
+// from an MSK event source in Lambda; RunLocal runs the same code in a
+// franz-go consumer group.
+package tally
