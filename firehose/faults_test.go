@@ -3,12 +3,10 @@ package firehose
 import (
 	"context"
 	"errors"
-	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	fh "github.com/aws/aws-sdk-go-v2/service/firehose"
 	"github.com/aws/aws-sdk-go-v2/service/firehose/types"
 )
@@ -19,26 +17,9 @@ func newFaultyEnv(t *testing.T, faults Faults) *testEnv {
 	t.Helper()
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	env := &testEnv{stream: loadVotesStream(t), lakeDir: t.TempDir(), stateDir: t.TempDir()}
-	server, err := NewServer([]Stream{env.stream}, Options{
-		LakeDir:        env.lakeDir,
-		StateDir:       env.stateDir,
-		Processors:     map[string]ProcessorFunc{"TransformFunction": echoProcessor},
-		Now:            func() time.Time { return arrivalTime },
-		BufferOverride: BufferOverride{ProcessorInterval: time.Hour, DeliveryInterval: time.Hour},
-		Faults:         faults,
-	})
-	if err != nil {
-		t.Fatalf("NewServer: %v", err)
-	}
-	env.server = server
-	env.http = httptest.NewServer(server)
-	t.Cleanup(env.http.Close)
-	t.Cleanup(func() { server.Close(context.Background()) })
-	env.client = fh.New(fh.Options{
-		Region:           "us-east-1",
-		BaseEndpoint:     aws.String(env.http.URL),
-		Credentials:      credentials.NewStaticCredentialsProvider("test", "test", ""),
-		RetryMaxAttempts: 1,
+	env.startWith(t, Options{
+		Processors: map[string]ProcessorFunc{"TransformFunction": echoProcessor},
+		Faults:     faults,
 	})
 	return env
 }

@@ -2,14 +2,9 @@ package firehose
 
 import (
 	"context"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	fh "github.com/aws/aws-sdk-go-v2/service/firehose"
 )
 
 // newLimitedEnv is newTestEnv with an active partition limit of limit.
@@ -17,26 +12,9 @@ func newLimitedEnv(t *testing.T, limit int) *testEnv {
 	t.Helper()
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	env := &testEnv{stream: loadVotesStream(t), lakeDir: t.TempDir(), stateDir: t.TempDir()}
-	server, err := NewServer([]Stream{env.stream}, Options{
-		LakeDir:              env.lakeDir,
-		StateDir:             env.stateDir,
+	env.startWith(t, Options{
 		Processors:           map[string]ProcessorFunc{"TransformFunction": echoProcessor},
-		Now:                  func() time.Time { return arrivalTime },
-		BufferOverride:       BufferOverride{ProcessorInterval: time.Hour, DeliveryInterval: time.Hour},
 		ActivePartitionLimit: limit,
-	})
-	if err != nil {
-		t.Fatalf("NewServer: %v", err)
-	}
-	env.server = server
-	env.http = httptest.NewServer(server)
-	t.Cleanup(env.http.Close)
-	t.Cleanup(func() { server.Close(context.Background()) })
-	env.client = fh.New(fh.Options{
-		Region:           "us-east-1",
-		BaseEndpoint:     aws.String(env.http.URL),
-		Credentials:      credentials.NewStaticCredentialsProvider("test", "test", ""),
-		RetryMaxAttempts: 1,
 	})
 	return env
 }

@@ -127,16 +127,19 @@ func newTestEnv(t *testing.T, process ProcessorFunc, stateDir string) *testEnv {
 
 func (env *testEnv) start(t *testing.T, process ProcessorFunc) {
 	t.Helper()
-	server, err := NewServer([]Stream{env.stream}, Options{
-		LakeDir:    env.lakeDir,
-		StateDir:   env.stateDir,
-		Processors: map[string]ProcessorFunc{"TransformFunction": process},
-		Now:        func() time.Time { return arrivalTime },
-		BufferOverride: BufferOverride{
-			ProcessorInterval: time.Hour,
-			DeliveryInterval:  time.Hour,
-		},
-	})
+	env.startWith(t, Options{Processors: map[string]ProcessorFunc{"TransformFunction": process}})
+}
+
+// startWith starts a server with opts, filling in the environment's
+// directories, the fixed arrival time and hour-long buffers, and an SDK
+// client that does not retry, so that every error reaches the test.
+func (env *testEnv) startWith(t *testing.T, opts Options) {
+	t.Helper()
+	opts.LakeDir = env.lakeDir
+	opts.StateDir = env.stateDir
+	opts.Now = func() time.Time { return arrivalTime }
+	opts.BufferOverride = BufferOverride{ProcessorInterval: time.Hour, DeliveryInterval: time.Hour}
+	server, err := NewServer([]Stream{env.stream}, opts)
 	if err != nil {
 		t.Fatalf("NewServer: %v", err)
 	}

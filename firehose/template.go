@@ -351,21 +351,31 @@ func (t *Template) stream(r resource) (Stream, error) {
 	return s, nil
 }
 
-// processor reads the Lambda processor of ProcessingConfiguration, or
-// returns nil when there is none or it is disabled.
-func (t *Template) processor(dest any) (*Processor, error) {
-	config, ok := lookup(dest, "ProcessingConfiguration")
+// enabledSection returns the property name of dest, and false when it is
+// absent or its Enabled property is false.
+func (t *Template) enabledSection(dest any, name string) (any, bool, error) {
+	config, ok := lookup(dest, name)
 	if !ok {
-		return nil, nil
+		return nil, false, nil
 	}
 	if v, ok := lookup(config, "Enabled"); ok {
 		enabled, err := t.resolveBool(v)
 		if err != nil {
-			return nil, fmt.Errorf("Enabled: %w", err)
+			return nil, false, fmt.Errorf("Enabled: %w", err)
 		}
 		if !enabled {
-			return nil, nil
+			return nil, false, nil
 		}
+	}
+	return config, true, nil
+}
+
+// processor reads the Lambda processor of ProcessingConfiguration, or
+// returns nil when there is none or it is disabled.
+func (t *Template) processor(dest any) (*Processor, error) {
+	config, ok, err := t.enabledSection(dest, "ProcessingConfiguration")
+	if err != nil || !ok {
+		return nil, err
 	}
 	processors, _ := lookup(config, "Processors")
 	list, _ := processors.([]any)
@@ -474,18 +484,9 @@ func (t *Template) functionID(v any) (string, error) {
 // conversion reads DataFormatConversionConfiguration and the Glue table it
 // references, or returns nil when conversion is absent or disabled.
 func (t *Template) conversion(dest any) (*Conversion, error) {
-	config, ok := lookup(dest, "DataFormatConversionConfiguration")
-	if !ok {
-		return nil, nil
-	}
-	if v, ok := lookup(config, "Enabled"); ok {
-		enabled, err := t.resolveBool(v)
-		if err != nil {
-			return nil, fmt.Errorf("Enabled: %w", err)
-		}
-		if !enabled {
-			return nil, nil
-		}
+	config, ok, err := t.enabledSection(dest, "DataFormatConversionConfiguration")
+	if err != nil || !ok {
+		return nil, err
 	}
 
 	if _, ok := lookup(config, "InputFormatConfiguration", "Deserializer", "OpenXJsonSerDe"); !ok {
