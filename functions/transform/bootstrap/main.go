@@ -5,6 +5,13 @@
 //	                        the standard PGHOST, PGPORT, PGDATABASE, PGUSER,
 //	                        PGPASSWORD and PGSSLMODE variables are used
 //	VOTER_KEY_SECRET        HMAC-SHA256 key of voter_key, required
+//	DB_SECRET_ARN           Secrets Manager secret with the database username
+//	                        and password (and optionally host, port, dbname),
+//	                        read once per cold start; they replace those of
+//	                        DATABASE_URL
+//	DB_IAM_AUTH             true to sign an RDS IAM token for every new
+//	                        connection instead of a password; needs the user
+//	                        in DATABASE_URL or PGUSER, TLS, and AWS_REGION
 //	DB_ACQUIRE_TIMEOUT      wait for a pool connection, such as 5s (default 5s)
 //	DB_MAX_CONNS            pool size (default 2: Lambda runs one invocation
 //	                        per instance at a time)
@@ -44,7 +51,6 @@ func main() {
 // connects lazily, so a cold start does not fail when the database is down;
 // the first invocation does, and Firehose retries it.
 func newHandler(ctx context.Context, logger *slog.Logger) (*transform.Handler, error) {
-	// TODO: read the secret from Secrets Manager and authenticate to RDS with an IAM token instead of environment variables.
 	secret := os.Getenv("VOTER_KEY_SECRET")
 	if secret == "" {
 		return nil, fmt.Errorf("VOTER_KEY_SECRET is not set: set it to a random key of 32 bytes or more")
@@ -59,6 +65,9 @@ func newHandler(ctx context.Context, logger *slog.Logger) (*transform.Handler, e
 	poolConfig, err := transform.PoolConfig(os.Getenv("DATABASE_URL"), maxConns)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	if err := configureDBAuth(ctx, poolConfig, os.Getenv, logger); err != nil {
+		return nil, err
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, poolConfig)
 	if err != nil {
