@@ -210,6 +210,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	}
 	client.Close()
 
+	b.sender.FlushRetryWarnings()
 	notDone := b.pendingCount()
 	logger.Info("bridge stopped", "stats", b.Stats(), "records_not_done", notDone)
 	if consumeErr != nil {

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -48,6 +49,11 @@ type Sender struct {
 	CallTimeout time.Duration
 
 	Logger *slog.Logger
+	// RetryLogInterval is the shortest time between two logged warnings of
+	// one kind of retry; default DefaultRetryLogInterval. The first is logged
+	// at once, and the next one logged carries in "not_logged" the count of
+	// those skipped in between. FlushRetryWarnings logs the rest.
+	RetryLogInterval time.Duration
 
 	// OnAccepted, when set, is called once for every record that Firehose
 	// accepted, on the goroutine that called Send, as soon as its call returns.
@@ -60,6 +66,11 @@ type Sender struct {
 	limit *callLimit
 	// sleep waits d or until ctx ends; tests replace it to record backoffs.
 	sleep func(ctx context.Context, d time.Duration) error
+
+	// warningsOnce creates warnings on first use, because a Sender is built
+	// as a struct literal.
+	warningsOnce sync.Once
+	warnings     *repeatedWarnings
 }
 
 // Send delivers records and returns nil when Firehose has accepted all of
@@ -100,13 +111,13 @@ func (s *Sender) Send(ctx context.Context, records []Record) error {
 			if wasThrottled {
 				s.counters().throttledCalls.Add(1)
 			}
-			logger.Warn("PutRecordBatch failed; retrying the whole call",
+			s.retryWarnings().warn(logger, "PutRecordBatch failed; retrying the whole call",
 				"stream", s.StreamName, "records", len(pending), "sources", describeSources(pending),
 				"attempt", attempt+1, "throttled", wasThrottled, "backoff", wait, "error", callErr)
 		} else {
 			s.counters().failedEntriesRetried.Add(int64(len(failed)))
 			s.counters().throttledEntries.Add(int64(throttled))
-			logger.Warn("PutRecordBatch rejected some entries; retrying them",
+			s.retryWarnings().warn(logger, "PutRecordBatch rejected some entries; retrying them",
 				"stream", s.StreamName, "failed", len(failed), "of", len(pending), "throttled", throttled, "sources", describeSources(failed),
 				"attempt", attempt+1, "backoff", wait)
 			pending = failed
@@ -125,6 +136,24 @@ func (s *Sender) Send(ctx context.Context, records []Record) error {
 			return fmt.Errorf("send %d records to Firehose stream %q: %w", len(pending), s.StreamName, err)
 		}
 	}
+}
+
+// FlushRetryWarnings logs the newest retry warning of each kind that the
+// rate limit of RetryLogInterval held back, with the count of those not
+// logged. Call it when sending stops.
+func (s *Sender) FlushRetryWarnings() {
+	s.retryWarnings().flush(s.logger())
+}
+
+func (s *Sender) retryWarnings() *repeatedWarnings {
+	s.warningsOnce.Do(func() {
+		interval := s.RetryLogInterval
+		if interval <= 0 {
+			interval = DefaultRetryLogInterval
+		}
+		s.warnings = newRepeatedWarnings(interval)
+	})
+	return s.warnings
 }
 
 func (s *Sender) acquire(ctx context.Context) error {
