@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -66,6 +65,8 @@ type Bridge struct {
 	batcher     batcher
 	ready       [][]Record
 	oldestSince time.Time
+	// envelope is the scratch buffer of the envelope being packed.
+	envelope []byte
 }
 
 // New validates cfg and returns a bridge. It does not connect to Kafka.
@@ -342,17 +343,9 @@ func (b *Bridge) handle(rec *kgo.Record) {
 		return
 	}
 	castAt, _ := ballot.CastTime() // ParseVote checked it.
-	line, err := json.Marshal(vote.Envelope{
-		Topic:     rec.Topic,
-		Partition: rec.Partition,
-		Offset:    rec.Offset,
-		Timestamp: vote.FormatTime(rec.Timestamp),
-		Vote:      rec.Value,
-	})
-	if err != nil {
-		b.deadLetter(rec, src, fmt.Sprintf("envelope cannot be encoded: %v", err))
-		return
-	}
+	// The packer copies the line, so one scratch buffer serves every record.
+	b.envelope = vote.AppendEnvelope(b.envelope[:0], rec.Topic, rec.Partition, rec.Offset, rec.Timestamp, rec.Value)
+	line := b.envelope
 	if len(line)+1 > b.cfg.MaxRecordBytes {
 		b.deadLetter(rec, src, fmt.Sprintf("envelope of %d bytes exceeds the Firehose record limit of %d bytes", len(line)+1, b.cfg.MaxRecordBytes))
 		return
