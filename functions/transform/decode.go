@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"time"
+	"unicode/utf8"
 
 	"github.com/votestream/votestream/glue"
 	"github.com/votestream/votestream/internal/vote"
@@ -75,12 +76,27 @@ func decodeEnvelopes(data []byte) ([]ballot, error) {
 	return ballots, nil
 }
 
+// decodedEnvelope is vote.Envelope with the ballot decoded in the same pass,
+// instead of a RawMessage that would be scanned a second time.
+type decodedEnvelope struct {
+	Topic     string     `json:"topic"`
+	Partition int32      `json:"partition"`
+	Offset    int64      `json:"offset"`
+	Timestamp string     `json:"timestamp"`
+	Vote      *vote.Vote `json:"vote"`
+}
+
 func decodeEnvelope(line []byte) (ballot, error) {
-	var env vote.Envelope
+	// encoding/json replaces invalid UTF-8 silently, so it is checked first,
+	// as vote.ParseVote does for a bare ballot.
+	if !utf8.Valid(line) {
+		return ballot{}, errors.New("envelope is not valid UTF-8")
+	}
+	var env decodedEnvelope
 	if err := json.Unmarshal(line, &env); err != nil {
 		return ballot{}, fmt.Errorf("not a JSON envelope: %w", err)
 	}
-	if len(env.Vote) == 0 {
+	if env.Vote == nil {
 		return ballot{}, errors.New(`envelope has no "vote" field`)
 	}
 	if env.Topic == "" {
@@ -90,12 +106,14 @@ func decodeEnvelope(line []byte) (ballot, error) {
 	if err != nil {
 		return ballot{}, fmt.Errorf("envelope timestamp %q is not an RFC 3339 time: %w", env.Timestamp, err)
 	}
-	b, err := decodeVote(env.Vote)
-	if err != nil {
-		return ballot{}, err
+	if err := env.Vote.Validate(); err != nil {
+		return ballot{}, fmt.Errorf("invalid vote: %w", err)
 	}
-	b.topic, b.partition, b.offset, b.kafkaTimestamp = env.Topic, env.Partition, env.Offset, kafkaTimestamp.UTC()
-	return b, nil
+	castAt, err := env.Vote.CastTime()
+	if err != nil {
+		return ballot{}, fmt.Errorf("invalid vote: %w", err)
+	}
+	return ballot{vote: *env.Vote, castAt: castAt, topic: env.Topic, partition: env.Partition, offset: env.Offset, kafkaTimestamp: kafkaTimestamp.UTC()}, nil
 }
 
 // decodeMSKValue decodes an MSK record, which holds one votes_topic message.
