@@ -32,16 +32,16 @@ func runBridge(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlagSet("bridge", "bridge [flags]", stderr)
 	envs := &envFlags{fs: fs}
 
-	brokers := fs.String("brokers", envOr("VOTESTREAM_BROKERS", "127.0.0.1:9092"), "Kafka seed brokers, comma-separated host:port (VOTESTREAM_BROKERS)")
-	topic := fs.String("topic", envOr("VOTESTREAM_TOPIC", vote.VotesTopic), "topic of ballots to mirror (VOTESTREAM_TOPIC)")
-	group := fs.String("group", envOr("VOTESTREAM_GROUP", bridge.DefaultGroup), "Kafka consumer group (VOTESTREAM_GROUP)")
-	instanceID := fs.String("group-instance-id", envOr("VOTESTREAM_GROUP_INSTANCE_ID", ""), "static group membership id, unique per running bridge, such as the host name; a restart with the same id gets its partitions back without a rebalance (VOTESTREAM_GROUP_INSTANCE_ID)")
-	deadLetter := fs.String("dead-letter-topic", envOr("VOTESTREAM_DEAD_LETTER_TOPIC", vote.DeadLetterTopic), "topic for messages that are not valid ballots; created with the broker's defaults when missing (VOTESTREAM_DEAD_LETTER_TOPIC)")
-	stream := fs.String("stream", envOr("VOTESTREAM_STREAM", "votestream-votes"), "Firehose delivery stream name (VOTESTREAM_STREAM)")
-	region := fs.String("region", envOr("VOTESTREAM_REGION", "us-east-1"), "AWS region of the delivery stream and of MSK IAM signing (VOTESTREAM_REGION)")
-	endpoint := fs.String("firehose-endpoint", envOr("VOTESTREAM_FIREHOSE_ENDPOINT", ""), "Firehose endpoint URL, such as http://127.0.0.1:4573 for the local Firehose; empty uses the AWS endpoint of --region (VOTESTREAM_FIREHOSE_ENDPOINT)")
-	metricsListen := fs.String("metrics-listen", envOr("VOTESTREAM_METRICS_LISTEN", "127.0.0.1:9464"), "host:port of /metrics, /healthz and /readyz; empty turns them off (VOTESTREAM_METRICS_LISTEN)")
-	logLevel := fs.String("log-level", envOr("VOTESTREAM_LOG_LEVEL", "info"), "log level: debug, info, warn or error; logs are JSON unless stderr is a terminal (VOTESTREAM_LOG_LEVEL)")
+	brokers := fs.String("brokers", envOr("VOTESTREAM_BROKERS", "127.0.0.1:9092"), "Kafka seed brokers, comma-separated host:port [VOTESTREAM_BROKERS]")
+	topic := fs.String("topic", envOr("VOTESTREAM_TOPIC", vote.VotesTopic), "topic of ballots to mirror [VOTESTREAM_TOPIC]")
+	group := fs.String("group", envOr("VOTESTREAM_GROUP", bridge.DefaultGroup), "Kafka consumer group [VOTESTREAM_GROUP]")
+	instanceID := fs.String("group-instance-id", envOr("VOTESTREAM_GROUP_INSTANCE_ID", ""), "static group membership id, unique per running bridge, such as the host name; a restart with the same id gets its partitions back without a rebalance [VOTESTREAM_GROUP_INSTANCE_ID]")
+	deadLetter := fs.String("dead-letter-topic", envOr("VOTESTREAM_DEAD_LETTER_TOPIC", vote.DeadLetterTopic), "topic for messages that are not valid ballots; created with the broker's defaults when missing [VOTESTREAM_DEAD_LETTER_TOPIC]")
+	stream := fs.String("stream", envOr("VOTESTREAM_STREAM", "votestream-votes"), "Firehose delivery stream name [VOTESTREAM_STREAM]")
+	region := fs.String("region", envOr("VOTESTREAM_REGION", "us-east-1"), "AWS region of the delivery stream and of MSK IAM signing [VOTESTREAM_REGION]")
+	endpoint := fs.String("firehose-endpoint", envOr("VOTESTREAM_FIREHOSE_ENDPOINT", ""), "Firehose endpoint URL, such as http://127.0.0.1:4573 for the local Firehose; empty uses the AWS endpoint of --region [VOTESTREAM_FIREHOSE_ENDPOINT]")
+	metricsListen := fs.String("metrics-listen", envOr("VOTESTREAM_METRICS_LISTEN", "127.0.0.1:9464"), "host:port of /metrics, /healthz and /readyz; empty turns them off [VOTESTREAM_METRICS_LISTEN]")
+	logLevel := fs.String("log-level", envOr("VOTESTREAM_LOG_LEVEL", "info"), "log level: debug, info, warn or error; logs are JSON unless stderr is a terminal [VOTESTREAM_LOG_LEVEL]")
 
 	targetBytes := envs.Int("target-record-bytes", "VOTESTREAM_TARGET_RECORD_BYTES", bridge.DefaultTargetRecordBytes, "bytes at which a packed Firehose record is closed; use a multiple of 5120, Firehose's billing unit")
 	maxRecordBytes := envs.Int("max-record-bytes", "VOTESTREAM_MAX_RECORD_BYTES", bridge.FirehoseMaxRecordBytes, "largest Firehose record in bytes; a vote that does not fit goes to the dead-letter topic (maximum 1024000)")
@@ -59,13 +59,13 @@ func runBridge(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 	var security bridge.KafkaSecurity
 	tlsOn := envs.Bool("kafka-tls", "VOTESTREAM_KAFKA_TLS", false, "connect to Kafka with TLS (MSK: port 9094 for TLS, 9096 for SCRAM, 9098 for IAM)")
-	fs.StringVar(&security.CAFile, "kafka-tls-ca", envOr("VOTESTREAM_KAFKA_TLS_CA", ""), "PEM file of the CAs of the brokers' certificates; empty uses the system roots (VOTESTREAM_KAFKA_TLS_CA)")
-	fs.StringVar(&security.CertFile, "kafka-tls-cert", envOr("VOTESTREAM_KAFKA_TLS_CERT", ""), "PEM client certificate for mutual TLS (VOTESTREAM_KAFKA_TLS_CERT)")
-	fs.StringVar(&security.KeyFile, "kafka-tls-key", envOr("VOTESTREAM_KAFKA_TLS_KEY", ""), "PEM key of --kafka-tls-cert (VOTESTREAM_KAFKA_TLS_KEY)")
-	fs.StringVar(&security.ServerName, "kafka-tls-server-name", envOr("VOTESTREAM_KAFKA_TLS_SERVER_NAME", ""), "host name to verify in the brokers' certificates; empty uses each broker's host (VOTESTREAM_KAFKA_TLS_SERVER_NAME)")
-	fs.StringVar(&security.SASLMechanism, "kafka-sasl-mechanism", envOr("VOTESTREAM_KAFKA_SASL_MECHANISM", ""), "SASL mechanism: SCRAM-SHA-256, SCRAM-SHA-512 or AWS_MSK_IAM; empty for none (VOTESTREAM_KAFKA_SASL_MECHANISM)")
-	fs.StringVar(&security.Username, "kafka-sasl-username", envOr("VOTESTREAM_KAFKA_SASL_USERNAME", ""), "SCRAM user name (VOTESTREAM_KAFKA_SASL_USERNAME)")
-	passwordFile := fs.String("kafka-sasl-password-file", envOr("VOTESTREAM_KAFKA_SASL_PASSWORD_FILE", ""), "file that contains the SCRAM password; the environment variable VOTESTREAM_KAFKA_SASL_PASSWORD is the other way to give it, and no flag takes the password itself (VOTESTREAM_KAFKA_SASL_PASSWORD_FILE)")
+	fs.StringVar(&security.CAFile, "kafka-tls-ca", envOr("VOTESTREAM_KAFKA_TLS_CA", ""), "PEM file of the CAs of the brokers' certificates; empty uses the system roots [VOTESTREAM_KAFKA_TLS_CA]")
+	fs.StringVar(&security.CertFile, "kafka-tls-cert", envOr("VOTESTREAM_KAFKA_TLS_CERT", ""), "PEM client certificate for mutual TLS [VOTESTREAM_KAFKA_TLS_CERT]")
+	fs.StringVar(&security.KeyFile, "kafka-tls-key", envOr("VOTESTREAM_KAFKA_TLS_KEY", ""), "PEM key of --kafka-tls-cert [VOTESTREAM_KAFKA_TLS_KEY]")
+	fs.StringVar(&security.ServerName, "kafka-tls-server-name", envOr("VOTESTREAM_KAFKA_TLS_SERVER_NAME", ""), "host name to verify in the brokers' certificates; empty uses each broker's host [VOTESTREAM_KAFKA_TLS_SERVER_NAME]")
+	fs.StringVar(&security.SASLMechanism, "kafka-sasl-mechanism", envOr("VOTESTREAM_KAFKA_SASL_MECHANISM", ""), "SASL mechanism: SCRAM-SHA-256, SCRAM-SHA-512 or AWS_MSK_IAM; empty for none [VOTESTREAM_KAFKA_SASL_MECHANISM]")
+	fs.StringVar(&security.Username, "kafka-sasl-username", envOr("VOTESTREAM_KAFKA_SASL_USERNAME", ""), "SCRAM user name [VOTESTREAM_KAFKA_SASL_USERNAME]")
+	passwordFile := fs.String("kafka-sasl-password-file", envOr("VOTESTREAM_KAFKA_SASL_PASSWORD_FILE", ""), "file that contains the SCRAM password; the environment variable VOTESTREAM_KAFKA_SASL_PASSWORD is the other way to give it, and no flag takes the password itself [VOTESTREAM_KAFKA_SASL_PASSWORD_FILE]")
 
 	if err := parseFlags(fs, args); err != nil {
 		return err

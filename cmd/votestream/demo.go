@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/votestream/votestream/infra/elections"
@@ -119,7 +120,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		report(summary)
 	}
 	if !summary.Matches() {
-		return errMismatch
+		return fmt.Errorf("%w: %s", errMismatch, strings.Join(summary.Problems(), "; "))
 	}
 	return nil
 }

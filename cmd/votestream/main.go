@@ -44,9 +44,9 @@ type setupError struct{ err error }
 func (e setupError) Error() string { return e.err.Error() }
 func (e setupError) Unwrap() error { return e.err }
 
-// errMismatch is returned when a replay ends but the lake differs from the
-// official results (exit code 1).
-var errMismatch = errors.New("the lake does not match the official results")
+// errMismatch is returned when a replay ends but the lake or the ledger
+// differs from what it must hold (exit code 1).
+var errMismatch = errors.New("the count is not exact")
 
 // Exit codes.
 const (
@@ -129,7 +129,7 @@ func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: votestream %s\n\nFlags (each also read from the environment variable in brackets):\n", synopsis)
+		fmt.Fprintf(stderr, "Usage: votestream %s\n\nFlags (a variable in brackets, where one is given, sets the default from the environment):\n", synopsis)
 		fs.PrintDefaults()
 	}
 	return fs

@@ -52,10 +52,14 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if day, err := election.DefaultDay(*results); err == nil {
 			in.PollingHours = day.Close - day.Open
 		}
-	case *electorate > 0 && *turnout > 0 && *turnout <= 1:
-		in.Ballots = int64(float64(*electorate) * *turnout)
+	case *electorate == 0 && *turnout == 0:
+		return usagef("give --electorate and --turnout, or --results")
+	case *electorate <= 0:
+		return usagef("--electorate %d must be a positive number of registered voters", *electorate)
+	case *turnout <= 0 || *turnout > 1:
+		return usagef("--turnout %v must be a fraction above 0 and at most 1, such as 0.6 for 60%%", *turnout)
 	default:
-		return usagef("give --electorate and --turnout (0 to 1], or --results")
+		in.Ballots = int64(float64(*electorate) * *turnout)
 	}
 
 	r, err := plan.Size(in)

@@ -27,7 +27,7 @@ func init() {
 
 func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("query", "query [flags] VIEW|SQL\n\nVIEW is one of "+strings.Join(query.Names(), ", ")+
-		";\nanything else runs as SQL (Trino SQL on Athena, DuckDB SQL locally)", stderr)
+		";\na single word must name one of them; text with spaces runs as SQL (Trino SQL on Athena, DuckDB SQL locally)", stderr)
 	stateDir := fs.String("state-dir", envOr("VOTESTREAM_STATE_DIR", ".votestream"),
 		"state directory of votestream demo; the local lake is STATE/lake/BUCKET [VOTESTREAM_STATE_DIR]")
 	templatePath := fs.String("template", envOr("VOTESTREAM_TEMPLATE", ""),

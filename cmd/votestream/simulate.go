@@ -21,12 +21,12 @@ func init() {
 
 func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("simulate", "simulate --election PATH [flags]", stderr)
-	brokers := fs.String("brokers", envOr("VOTESTREAM_BROKERS", "127.0.0.1:9092"), "Kafka seed brokers, comma-separated host:port (VOTESTREAM_BROKERS)")
-	electionPath := fs.String("election", envOr("VOTESTREAM_ELECTION", ""), "results CSV of the election to replay, such as infra/elections/us-vt-pres-2024.csv; required (VOTESTREAM_ELECTION)")
-	electionDate := fs.String("election-date", envOr("VOTESTREAM_ELECTION_DATE", ""), "polling day as YYYY-MM-DD; empty takes it from the election's .election.json, else the results file's modification date (VOTESTREAM_ELECTION_DATE)")
-	seedText := fs.String("seed", envOr("VOTESTREAM_SEED", "1"), "seed of the replay order, a non-negative integer; the same seed replays the same ballots (VOTESTREAM_SEED)")
-	topic := fs.String("topic", envOr("VOTESTREAM_TOPIC", vote.VotesTopic), "topic that receives the ballots (VOTESTREAM_TOPIC)")
-	checkpoint := fs.String("checkpoint", envOr("VOTESTREAM_CHECKPOINT", ""), "file that records the replay position; a replay resumes from it and updates it, empty replays from the start (VOTESTREAM_CHECKPOINT)")
+	brokers := fs.String("brokers", envOr("VOTESTREAM_BROKERS", "127.0.0.1:9092"), "Kafka seed brokers, comma-separated host:port [VOTESTREAM_BROKERS]")
+	electionPath := fs.String("election", envOr("VOTESTREAM_ELECTION", ""), "results CSV of the election to replay, such as infra/elections/us-vt-pres-2024.csv; required [VOTESTREAM_ELECTION]")
+	electionDate := fs.String("election-date", envOr("VOTESTREAM_ELECTION_DATE", ""), "polling day as YYYY-MM-DD; empty takes it from the election's .election.json, else the results file's modification date [VOTESTREAM_ELECTION_DATE]")
+	seedText := fs.String("seed", envOr("VOTESTREAM_SEED", "1"), "seed of the replay order, a non-negative integer; the same seed replays the same ballots [VOTESTREAM_SEED]")
+	topic := fs.String("topic", envOr("VOTESTREAM_TOPIC", vote.VotesTopic), "topic that receives the ballots [VOTESTREAM_TOPIC]")
+	checkpoint := fs.String("checkpoint", envOr("VOTESTREAM_CHECKPOINT", ""), "file that records the replay position; a replay resumes from it and updates it, empty replays from the start [VOTESTREAM_CHECKPOINT]")
 	faultFlags := addFaultFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -158,7 +158,7 @@ func addFaultFlags(fs *flag.FlagSet) func() (simulate.Faults, error) {
 		field func(*simulate.Faults) *float64
 	}
 	define := func(name, env, help string, field func(*simulate.Faults) *float64) rateFlag {
-		text := fs.String(name, envOr(env, "0"), help+" (fraction of ballots, 0 to 1; default 0) ("+env+")")
+		text := fs.String(name, envOr(env, "0"), help+", as a fraction of ballots from 0 to 1 ["+env+"]")
 		return rateFlag{name, env, text, field}
 	}
 	flags := []rateFlag{

@@ -144,9 +144,16 @@ type Summary struct {
 	// DashboardURL is where the live dashboard was served.
 	DashboardURL string `json:"dashboard_url,omitempty"`
 
-	ElapsedSeconds float64 `json:"elapsed_seconds"`
-	VotesPerSecond float64 `json:"votes_per_second"`
-	Stages         []Stage `json:"stages"`
+	// ResumedAt is the replay position this run started from: 0 for a
+	// fresh replay, the total when an earlier run had produced every ballot.
+	ResumedAt int64 `json:"resumed_at"`
+	// ElapsedSeconds is the whole run. PipelineSeconds is the time from the
+	// election load to the last Parquet object, which leaves out start-up
+	// and the audit queries, and VotesPerSecond divides the ballots by it.
+	ElapsedSeconds  float64 `json:"elapsed_seconds"`
+	PipelineSeconds float64 `json:"pipeline_seconds"`
+	VotesPerSecond  float64 `json:"votes_per_second"`
+	Stages          []Stage `json:"stages"`
 
 	// The rest is printed in the report but left out of the JSON summary.
 	Diffs       []lake.RowDiff         `json:"-"`
@@ -155,6 +162,25 @@ type Summary struct {
 	Parties     []lake.PartyResult     `json:"-"`
 	Regions     []lake.RegionResult    `json:"-"`
 	LakeDir     string                 `json:"-"`
+}
+
+// Problems lists, in words, how the run differs from what it must show; it
+// is empty exactly when Matches is true.
+func (s *Summary) Problems() []string {
+	var problems []string
+	if s.MismatchedRows != 0 || s.LakeVotes != s.OfficialVotes {
+		problems = append(problems, fmt.Sprintf("the lake holds %d valid votes against %d official, and %d region/candidate rows differ", s.LakeVotes, s.OfficialVotes, s.MismatchedRows))
+	}
+	if s.LedgerMismatchedRows != 0 || s.LedgerVotes != s.OfficialVotes {
+		problems = append(problems, fmt.Sprintf("the ledger holds %d votes against %d official, and %d region/candidate rows differ", s.LedgerVotes, s.OfficialVotes, s.LedgerMismatchedRows))
+	}
+	if !s.LakeMatchesLedger {
+		problems = append(problems, "the lake and the ledger differ")
+	}
+	if !maps.Equal(s.Rejected, s.ExpectedRejected) {
+		problems = append(problems, "the ledger's rejected ballots differ from what the injected faults require")
+	}
+	return problems
 }
 
 // Matches reports whether the lake and the ledger both equal the official
@@ -190,6 +216,10 @@ func resolveElection(cfg Config) (*election.Election, election.Day, error) {
 	e, err := election.Load(path)
 	if err != nil {
 		return nil, election.Day{}, setupErr(err)
+	}
+	if _, err := os.Stat(election.RegionsPath(path)); err != nil {
+		cfg.Logger.Warn("no regions file beside the results: regions come from the results, and registration and turnout are unknown",
+			"expected", election.RegionsPath(path))
 	}
 	day, err := election.DefaultDay(path)
 	if err != nil {

@@ -175,13 +175,18 @@ func TestDemoTwoVermontCounties(t *testing.T) {
 	}
 
 	// A second run on the same state directory resumes: it replays nothing
-	// and the count stays exact.
+	// and the count stays exact. It keeps the seed and faults the replay
+	// began with, even when asked for others.
+	cfg.Seed, cfg.Faults = 99, simulate.Faults{}
 	again, err := Run(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !again.Matches() {
-		t.Errorf("second run: LakeVotes = %d, MismatchedRows = %d", again.LakeVotes, again.MismatchedRows)
+		t.Errorf("second run does not match: %v", again.Problems())
+	}
+	if again.ResumedAt != official.TotalVotes() {
+		t.Errorf("second run ResumedAt = %d, want %d", again.ResumedAt, official.TotalVotes())
 	}
 	if again.LakeRows != summary.LakeRows {
 		t.Errorf("second run changed the lake from %d to %d rows", summary.LakeRows, again.LakeRows)

@@ -48,12 +48,25 @@ func PrintReport(w io.Writer, s *Summary) {
 		fmt.Fprintln(w, "The lake and the ledger differ.")
 	}
 	fmt.Fprintf(w, "Rejected by the ledger: %s", formatReasons(s.Rejected))
-	if maps.Equal(s.Rejected, s.ExpectedRejected) {
-		fmt.Fprintln(w, " (as the injected faults require)")
-	} else {
+	switch {
+	case !maps.Equal(s.Rejected, s.ExpectedRejected):
 		fmt.Fprintf(w, "; the injected faults require %s\n", formatReasons(s.ExpectedRejected))
+	case len(s.Rejected) > 0:
+		fmt.Fprintln(w, " (as the injected faults require)")
+	default:
+		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "Rejected in the lake: %s\n", formatReasons(s.LakeRejected))
+	if s.DeadLettered > 0 {
+		fmt.Fprintf(w, "Dead-letter topic: %s messages the bridge could not send (malformed ballots never reach the lake)\n", formatCount(s.DeadLettered))
+	}
+	if s.DuplicatesInLake > 0 {
+		fmt.Fprintf(w, "Copies in the lake: %s rows repeat a vote_id (redeliveries and resends after faults); unique_votes removes them\n", formatCount(s.DuplicatesInLake))
+	}
+	if s.BridgeRestarts > 0 || s.RetriedEntries > 0 {
+		fmt.Fprintf(w, "Chaos: the bridge was killed and restarted %d times; the local Firehose failed %s entries, which the bridge sent again\n",
+			s.BridgeRestarts, formatCount(s.RetriedEntries))
+	}
 
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -61,8 +74,17 @@ func PrintReport(w io.Writer, s *Summary) {
 		fmt.Fprintf(tw, "  %s\t%.1f s\n", st.Name, st.Seconds)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "Replayed %s votes in %.1f s end to end: %s votes/s\n",
-		formatCount(s.OfficialVotes), s.ElapsedSeconds, formatCount(int64(s.VotesPerSecond)))
+	switch {
+	case s.ResumedAt >= s.OfficialVotes && s.OfficialVotes > 0:
+		fmt.Fprintf(w, "Resumed: an earlier run had already replayed all %s votes; this run only checked them in %.1f s\n",
+			formatCount(s.OfficialVotes), s.ElapsedSeconds)
+	default:
+		if s.ResumedAt > 0 {
+			fmt.Fprintf(w, "Resumed at ballot %s of %s.\n", formatCount(s.ResumedAt), formatCount(s.OfficialVotes))
+		}
+		fmt.Fprintf(w, "Replayed %s votes in %.1f s; from the election load to the last Parquet object %.1f s: %s votes/s\n",
+			formatCount(s.OfficialVotes), s.ElapsedSeconds, s.PipelineSeconds, formatCount(int64(s.VotesPerSecond)))
+	}
 }
 
 // printRegions lists the regions with the most valid votes and their leader.

@@ -54,6 +54,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	defer st.close(context.WithoutCancel(ctx))
 	t.end("start Kafka, PostgreSQL and Firehose")
 
+	pipelineBegan := time.Now()
 	t.begin()
 	if err := st.loadElection(ctx, e, day, cfg); err != nil {
 		return nil, err
@@ -68,7 +69,8 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	tallyDone := st.startTally(ctx)
 
 	t.begin()
-	if err := replay(ctx, st.kafka, e, day, cfg); err != nil {
+	settings, resumedAt, err := replay(ctx, st.kafka, e, day, cfg)
+	if err != nil {
 		return nil, err
 	}
 	t.end("replay ballots to votes_topic")
@@ -90,7 +92,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		return nil, fmt.Errorf("flush Firehose buffers: %w", err)
 	}
 	t.end("Firehose flush: transform and Parquet")
-	elapsed := time.Since(began)
+	elapsed := time.Since(pipelineBegan)
 
 	t.begin()
 	summary, err := audit(ctx, st.bucketDir, e)
@@ -103,7 +105,8 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if err := auditLedger(ctx, st.pool, e, summary); err != nil {
 		return nil, err
 	}
-	summary.ExpectedRejected = simulate.ExpectedFaults(cfg.Faults, cfg.Seed, total).ExpectedRejected()
+	summary.ExpectedRejected = simulate.ExpectedFaults(settings.Faults, settings.Seed, total).ExpectedRejected()
+	summary.ResumedAt = resumedAt
 	t.end("query ledger in PostgreSQL")
 
 	if err := st.faultCounts(ctx, summary); err != nil {
@@ -111,6 +114,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	}
 	summary.Stages = t.stages
 	summary.ElapsedSeconds = time.Since(began).Seconds()
+	summary.PipelineSeconds = elapsed.Seconds()
 	summary.VotesPerSecond = float64(total) / elapsed.Seconds()
 	summary.DashboardURL = st.dashboardURL
 	if st.dashboard != nil {
@@ -165,20 +169,39 @@ func withDefaults(cfg Config) Config {
 	return cfg
 }
 
-// replay produces the ballots that a checkpoint does not yet record as sent.
-func replay(ctx context.Context, client *kgo.Client, e *election.Election, day election.Day, cfg Config) error {
+// replay produces the ballots that a checkpoint does not yet record as sent,
+// and returns the settings the replay used and where it resumed. A replay
+// that resumes keeps the seed and faults it started with, whatever cfg says.
+func replay(ctx context.Context, client *kgo.Client, e *election.Election, day election.Day, cfg Config) (replaySettings, int64, error) {
 	total := e.TotalVotes()
-	checkpoint := filepath.Join(cfg.StateDir, "replay", e.ID+".position")
+	checkpoint, settingsPath := replayPaths(cfg.StateDir, e)
 	if err := os.MkdirAll(filepath.Dir(checkpoint), 0o755); err != nil {
-		return fmt.Errorf("create replay checkpoint directory: %w", err)
+		return replaySettings{}, 0, fmt.Errorf("create replay checkpoint directory: %w", err)
 	}
 	start, err := simulate.LoadCheckpoint(checkpoint)
 	if err != nil {
-		return err
+		return replaySettings{}, 0, err
 	}
+
+	settings := replaySettings{Seed: cfg.Seed, Faults: cfg.Faults}
+	stored, found, err := loadReplaySettings(settingsPath)
+	if err != nil {
+		return settings, start, err
+	}
+	switch {
+	case start > 0 && found && stored != settings:
+		cfg.Logger.Warn("this state directory's replay began with another seed or other fault rates; continuing with those, so that every voter votes once",
+			"election", e.ID, "seed", stored.Seed, "faults", fmt.Sprintf("%+v", stored.Faults))
+		settings = stored
+	case start == 0 || !found:
+		if err := saveReplaySettings(settingsPath, settings); err != nil {
+			return settings, start, err
+		}
+	}
+
 	if start >= total {
 		cfg.Logger.Info("replay already complete in this state directory", "election", e.ID, "votes", total)
-		return nil
+		return settings, start, nil
 	}
 	if start > 0 {
 		cfg.Logger.Info("resuming replay", "election", e.ID, "position", start, "votes", total)
@@ -188,18 +211,18 @@ func replay(ctx context.Context, client *kgo.Client, e *election.Election, day e
 	result, err := simulate.Run(ctx, simulate.Config{
 		Election:       e,
 		Day:            day,
-		Seed:           cfg.Seed,
+		Seed:           settings.Seed,
 		Client:         client,
 		Start:          start,
-		Faults:         cfg.Faults,
+		Faults:         settings.Faults,
 		CheckpointPath: checkpoint,
 		Progress:       func(sent, _ int64) { bar.Update(start + sent) },
 	})
 	if err != nil {
-		return fmt.Errorf("replay %s: %w", e.ID, err)
+		return settings, start, fmt.Errorf("replay %s: %w", e.ID, err)
 	}
 	bar.Finish(start + result.Sent)
-	return nil
+	return settings, start, nil
 }
 
 // waitForGroup waits until a consumer group has committed past every record
