@@ -194,10 +194,17 @@ SELECT vote_id::text, kafka_topic, kafka_partition, kafka_offset FROM rejected_v
 		return nil, fmt.Errorf("look up %d vote ids: %w", len(voteIDs), err)
 	}
 
+	// The LATERAL subquery with LIMIT 1 keeps each key a primary-key probe:
+	// a plain join lets the planner hash the whole register once a batch
+	// asks for about 1% of it, a full scan per batch on a national election.
 	rows, err = tx.Query(ctx, `SELECT v.election_id, v.id, v.region_code, v.birth_year, EXISTS (
     SELECT 1 FROM votes b WHERE b.election_id = v.election_id AND b.voter_id = v.id)
-FROM voters v JOIN unnest($1::text[], $2::text[]) AS k(election_id, id)
-  ON v.election_id = k.election_id AND v.id = k.id`, voterElections, voterIDs)
+FROM unnest($1::text[], $2::text[]) AS k(election_id, id)
+JOIN LATERAL (
+  SELECT election_id, id, region_code, birth_year FROM voters
+  WHERE voters.election_id = k.election_id AND voters.id = k.id
+  LIMIT 1
+) v ON true`, voterElections, voterIDs)
 	if err != nil {
 		return nil, fmt.Errorf("look up %d voters: %w", len(voterIDs), err)
 	}
