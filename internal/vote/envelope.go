@@ -9,8 +9,8 @@ import (
 
 // AppendEnvelope appends the JSON of an Envelope to dst without reflection,
 // because the bridge writes one per ballot. raw must be valid JSON, as
-// ParseVote has checked; it is copied as it is, or compacted when it holds
-// line breaks, since envelopes are separated by newlines. topic must be a
+// ParseVote has checked. It is copied as it is, or compacted when it holds
+// line breaks, because envelopes are separated by newlines. topic must be a
 // legal Kafka topic name (letters, digits, '.', '_' and '-'), which needs no
 // escaping. The output decodes to the same Envelope as json.Marshal's.
 func AppendEnvelope(dst []byte, topic string, partition int32, offset int64, timestamp time.Time, raw []byte) []byte {
