@@ -91,7 +91,7 @@ func (s KafkaSecurity) tlsConfig() (*tls.Config, error) {
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("kafka security: CA file %s holds no PEM certificate", s.CAFile)
+			return nil, fmt.Errorf("kafka security: CA file %s contains no PEM certificate: give a file with one or more CERTIFICATE blocks", s.CAFile)
 		}
 		cfg.RootCAs = pool
 	}

@@ -53,8 +53,8 @@ type Record struct {
 	Data    []byte
 	Sources []Source
 
-	// unpackedBilled is what Firehose would bill for the same envelopes sent
-	// one per record.
+	// unpackedBilled is the amount Firehose would bill for the same
+	// envelopes sent one per record.
 	unpackedBilled int64
 }
 

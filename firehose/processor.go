@@ -26,7 +26,7 @@ const maxLambdaPayload = 6 << 20
 // it doubles for every further retry. Tests set it to zero.
 var retryBackoff = 100 * time.Millisecond
 
-// invocationFailure is why a whole batch failed after all its attempts.
+// invocationFailure is the reason a whole batch failed after all its attempts.
 type invocationFailure struct {
 	code     string
 	message  string

@@ -21,7 +21,7 @@ type ProcessorFunc func(ctx context.Context, event events.KinesisFirehoseEvent) 
 
 // Options configures a Server.
 type Options struct {
-	// LakeDir is where delivery writes objects, as LakeDir/<bucket>/<key>.
+	// LakeDir is the directory delivery writes objects to, as LakeDir/<bucket>/<key>.
 	// Required unless S3 is set.
 	LakeDir string
 

@@ -91,12 +91,18 @@ func runBenchTransform(ctx context.Context, args []string, stdout, stderr io.Wri
 		return err
 	}
 
-	if *jsonOut {
-		encoder := json.NewEncoder(stdout)
+	return writeBenchResult(stdout, *jsonOut, result, func() { printTransformResult(stdout, result) })
+}
+
+// writeBenchResult writes a benchmark result as indented JSON, or as text
+// with printText.
+func writeBenchResult(w io.Writer, asJSON bool, result any, printText func()) error {
+	if asJSON {
+		encoder := json.NewEncoder(w)
 		encoder.SetIndent("", "  ")
 		return encoder.Encode(result)
 	}
-	printTransformResult(stdout, result)
+	printText()
 	return nil
 }
 

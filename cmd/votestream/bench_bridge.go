@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -52,13 +51,7 @@ func runBenchBridge(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 
-	if *jsonOut {
-		encoder := json.NewEncoder(stdout)
-		encoder.SetIndent("", "  ")
-		return encoder.Encode(result)
-	}
-	printBridgeResult(stdout, result)
-	return nil
+	return writeBenchResult(stdout, *jsonOut, result, func() { printBridgeResult(stdout, result) })
 }
 
 func printBridgeResult(w io.Writer, r bridgebench.Result) {

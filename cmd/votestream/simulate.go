@@ -68,7 +68,7 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	total := e.TotalVotes()
 	if start >= total {
-		fmt.Fprintf(stderr, "simulate: the checkpoint %s says all %d ballots of %s were produced; delete it to replay again\n", *checkpoint, total, e.ID)
+		fmt.Fprintf(stderr, "simulate: the checkpoint %s records all %d ballots of %s as produced; delete it to replay again\n", *checkpoint, total, e.ID)
 		return nil
 	}
 

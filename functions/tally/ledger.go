@@ -124,7 +124,7 @@ func (l *Ledger) applyOnce(ctx context.Context, batch []decoded) (BatchResult, e
 	return plan.result(), nil
 }
 
-// voterInfo is what the ledger needs of a registered voter.
+// voterInfo contains the facts the ledger needs about a registered voter.
 type voterInfo struct {
 	region    string
 	birthYear int
@@ -139,7 +139,7 @@ type coordinates struct {
 type voterRef struct{ election, voter string }
 type candidateRef struct{ election, candidate string }
 
-// ledgerState is what the database holds about the records of a batch,
+// ledgerState contains the database's facts about the records of a batch,
 // read at the start of the transaction.
 type ledgerState struct {
 	// known maps the vote ids of the batch that the ledger holds, accepted
@@ -194,9 +194,10 @@ SELECT vote_id::text, kafka_topic, kafka_partition, kafka_offset FROM rejected_v
 		return nil, fmt.Errorf("look up %d vote ids: %w", len(voteIDs), err)
 	}
 
-	// The LATERAL subquery with LIMIT 1 keeps each key a primary-key probe:
-	// a plain join lets the planner hash the whole register once a batch
-	// asks for about 1% of it, a full scan per batch on a national election.
+	// The LATERAL subquery with LIMIT 1 keeps each key a primary-key probe.
+	// A plain join lets the planner hash the whole register once a batch
+	// requests about 1% of it, which is a full scan per batch of a national
+	// register.
 	rows, err = tx.Query(ctx, `SELECT v.election_id, v.id, v.region_code, v.birth_year, EXISTS (
     SELECT 1 FROM votes b WHERE b.election_id = v.election_id AND b.voter_id = v.id)
 FROM unnest($1::text[], $2::text[]) AS k(election_id, id)

@@ -19,7 +19,7 @@ import (
 )
 
 // ErrEmpty is returned by Open when the lake holds no Parquet file yet.
-var ErrEmpty = errors.New("the lake holds no Parquet files")
+var ErrEmpty = errors.New("the lake contains no Parquet files")
 
 // memoryLimit bounds DuckDB's memory; past it, operators spill to disk.
 var memoryLimit = "3GB"

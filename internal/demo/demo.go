@@ -141,7 +141,7 @@ type Summary struct {
 	DuplicatesInLake int64 `json:"duplicates_in_lake"`
 	// DeadLettered counts the records in the dead-letter topic.
 	DeadLettered int64 `json:"dead_lettered"`
-	// DashboardURL is where the live dashboard was served.
+	// DashboardURL is the address of the live dashboard.
 	DashboardURL string `json:"dashboard_url,omitempty"`
 
 	// ResumedAt is the replay position this run started from: 0 for a

@@ -171,7 +171,7 @@ func withDefaults(cfg Config) Config {
 
 // replay produces the ballots that a checkpoint does not yet record as sent,
 // and returns the settings the replay used and where it resumed. A replay
-// that resumes keeps the seed and faults it started with, whatever cfg says.
+// that resumes keeps the seed and faults it started with, whatever cfg sets.
 func replay(ctx context.Context, client *kgo.Client, e *election.Election, day election.Day, cfg Config) (replaySettings, int64, error) {
 	total := e.TotalVotes()
 	checkpoint, settingsPath := replayPaths(cfg.StateDir, e)
