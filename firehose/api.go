@@ -1,6 +1,7 @@
 package firehose
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -62,7 +63,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	body, err := readBody(http.MaxBytesReader(w, r.Body, maxBodyBytes), r.ContentLength)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -92,6 +93,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, response)
+}
+
+// readBody reads a request body of contentLength bytes, or of unknown length
+// when contentLength is -1, into one buffer of that size.
+func readBody(body io.Reader, contentLength int64) ([]byte, error) {
+	var buf bytes.Buffer
+	if contentLength > 0 && contentLength <= maxBodyBytes {
+		// ReadFrom grows the buffer while less than MinRead bytes are free,
+		// so that much more spares it a copy at the end of the body.
+		buf.Grow(int(contentLength) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(body)
+	return buf.Bytes(), err
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -147,9 +161,9 @@ type putRecordBatchOutput struct {
 }
 
 func (s *Server) putRecordBatch(ctx context.Context, body []byte) (any, *apiError) {
-	var in putRecordBatchInput
-	if err := decodeRequest(body, &in); err != nil {
-		return nil, err
+	in, apiErr := decodePutRecordBatch(body)
+	if apiErr != nil {
+		return nil, apiErr
 	}
 	st, apiErr := s.stream(in.DeliveryStreamName)
 	if apiErr != nil {

@@ -79,7 +79,35 @@ type partitionBuffer struct {
 	rows    int64
 	refs    []spoolRef
 	builder *array.RecordBuilder // with format conversion
-	raw     []byte               // without format conversion
+	raw     chunks               // without format conversion
+}
+
+// chunkSize is the capacity of one chunk of a partitionBuffer's raw data.
+const chunkSize = 1 << 20
+
+// chunks is a byte buffer of fixed-size pieces. Unlike one growing slice, it
+// never copies what it holds again, and a delivery buffer reaches 128 MiB.
+type chunks [][]byte
+
+func (c *chunks) append(p []byte) {
+	for len(p) > 0 {
+		if n := len(*c); n == 0 || len((*c)[n-1]) == cap((*c)[n-1]) {
+			*c = append(*c, make([]byte, 0, chunkSize))
+		}
+		last := &(*c)[len(*c)-1]
+		take := min(len(p), cap(*last)-len(*last))
+		*last = append(*last, p[:take]...)
+		p = p[take:]
+	}
+}
+
+func (c chunks) writeTo(w writer) error {
+	for _, chunk := range c {
+		if _, err := w.Write(chunk); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 var stagePool = sync.Pool{New: func() any { return new(stage) }}
@@ -308,7 +336,7 @@ func (st *streamState) deliver(r pendingRecord, data []byte, keys map[string]str
 		st.conv.appendTo(buf.builder, stg)
 		buf.rows += int64(stg.rows)
 	} else {
-		buf.raw = append(buf.raw, data...)
+		buf.raw.append(data)
 		buf.rows++
 	}
 	buf.bytes += int64(len(data))
@@ -352,8 +380,7 @@ func (st *streamState) writeBuffer(ctx context.Context, buf *partitionBuffer) er
 	} else {
 		key = objectName(buf.prefix, st.cfg.Name, st.srv.now(), "")
 		err = st.writeObject(ctx, key, func(w writer) error {
-			_, err := w.Write(buf.raw)
-			return err
+			return buf.raw.writeTo(w)
 		})
 	}
 	if err != nil {

@@ -69,10 +69,3 @@ func BenchmarkMarshalEnvelope(b *testing.B) {
 		json.Marshal(Envelope{Topic: "votes_topic", Partition: 3, Offset: 12345, Timestamp: FormatTime(at), Vote: raw})
 	}
 }
-
-func BenchmarkParseVote(b *testing.B) {
-	raw := []byte(`{"vote_id":"5b0f8c1e-3c55-4e0b-9a63-6f1d6b0c7a10","election_id":"uk-ge-2024","voter_id":"12345678","candidate_id":"1234","cast_at":"2024-07-04T14:03:00.000Z","channel":"in_person"}`)
-	for b.Loop() {
-		ParseVote(raw)
-	}
-}

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
-	"unicode/utf8"
 )
 
 // Topic names shared by the simulator, the bridge and the tally consumer.
@@ -58,19 +57,6 @@ type Envelope struct {
 	// Timestamp is the Kafka record timestamp in CastAtLayout.
 	Timestamp string          `json:"timestamp"`
 	Vote      json.RawMessage `json:"vote"`
-}
-
-// ParseVote decodes and checks a votes_topic value. The error names the field
-// that is missing or invalid, so that a dead-letter reason can be acted on.
-func ParseVote(value []byte) (Vote, error) {
-	var v Vote
-	if !utf8.Valid(value) {
-		return v, fmt.Errorf("value is not valid UTF-8")
-	}
-	if err := json.Unmarshal(value, &v); err != nil {
-		return v, fmt.Errorf("value is not a JSON vote object: %w", err)
-	}
-	return v, v.Validate()
 }
 
 // Validate reports the first missing or malformed field of v.
