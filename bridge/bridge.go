@@ -67,6 +67,7 @@ type Bridge struct {
 	oldestSince time.Time
 	// envelope is the scratch buffer of the envelope being packed.
 	envelope []byte
+	keys     keyCache
 }
 
 // New validates cfg and returns a bridge. It does not connect to Kafka.
@@ -351,7 +352,7 @@ func (b *Bridge) handle(rec *kgo.Record) {
 		return
 	}
 
-	for _, closed := range b.packer.Add(KeyOf(ballot.ElectionID, castAt), line, src) {
+	for _, closed := range b.packer.Add(b.keys.keyOf(ballot.ElectionID, castAt), line, src) {
 		b.ready = append(b.ready, b.batcher.add(closed)...)
 	}
 }

@@ -36,6 +36,40 @@ func KeyOf(electionID string, castAt time.Time) PartitionKey {
 	return PartitionKey{ElectionID: values["election_id"], Date: values["dt"], Hour: values["hour"]}
 }
 
+// maxCachedKeys bounds a keyCache. An election has one key per polling
+// hour, so the cache is cleared only when a topic mixes many elections.
+const maxCachedKeys = 4096
+
+// keyCache memoizes KeyOf by election and hour. KeyOf formats a date and an
+// hour, which cost the bridge about as much CPU as parsing the ballot. A
+// keyCache is not safe for concurrent use.
+type keyCache struct {
+	keys map[hourOf]PartitionKey
+}
+
+type hourOf struct {
+	electionID string
+	unixHour   int64
+}
+
+func (c *keyCache) keyOf(electionID string, castAt time.Time) PartitionKey {
+	seconds := castAt.Unix()
+	if seconds < 0 {
+		// Round down, because division rounds toward zero.
+		seconds -= 3599
+	}
+	id := hourOf{electionID, seconds / 3600}
+	if key, ok := c.keys[id]; ok {
+		return key
+	}
+	if c.keys == nil || len(c.keys) >= maxCachedKeys {
+		c.keys = make(map[hourOf]PartitionKey)
+	}
+	key := KeyOf(electionID, castAt)
+	c.keys[id] = key
+	return key
+}
+
 // Source is the Kafka coordinates of one envelope in a packed record.
 type Source struct {
 	Partition int32

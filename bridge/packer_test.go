@@ -177,3 +177,40 @@ func TestBatcherLimits(t *testing.T) {
 		})
 	}
 }
+
+func TestKeyCacheMatchesKeyOf(t *testing.T) {
+	var cache keyCache
+	times := []time.Time{
+		time.Date(2024, 11, 5, 13, 59, 59, 999_000_000, time.UTC),
+		time.Date(2024, 11, 5, 14, 0, 0, 0, time.UTC),
+		time.Date(2024, 11, 5, 23, 30, 0, 0, time.UTC),
+		time.Date(2024, 11, 6, 0, 0, 0, 0, time.UTC),
+		time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(1969, 12, 31, 23, 0, 1, 0, time.UTC),
+		time.Date(1969, 12, 31, 22, 59, 59, 0, time.UTC),
+	}
+	// Twice, so that the second pass reads from the cache.
+	for pass := range 2 {
+		for _, election := range []string{"vt-2024", "uk-ge-2024"} {
+			for _, at := range times {
+				if got, want := cache.keyOf(election, at), KeyOf(election, at); got != want {
+					t.Errorf("pass %d: keyOf(%s, %s) = %+v, want %+v", pass, election, at, got, want)
+				}
+			}
+		}
+	}
+}
+
+func TestKeyCacheBounded(t *testing.T) {
+	var cache keyCache
+	start := time.Date(2024, 11, 5, 0, 0, 0, 0, time.UTC)
+	for h := range maxCachedKeys + 10 {
+		at := start.Add(time.Duration(h) * time.Hour)
+		if got, want := cache.keyOf("vt-2024", at), KeyOf("vt-2024", at); got != want {
+			t.Fatalf("keyOf at hour %d = %+v, want %+v", h, got, want)
+		}
+	}
+	if n := len(cache.keys); n > maxCachedKeys {
+		t.Errorf("cache holds %d keys, want at most %d", n, maxCachedKeys)
+	}
+}

@@ -68,6 +68,12 @@ type Options struct {
 	// A record that would open one more goes to the activePartitionExceeded
 	// error output type. 0 means DefaultActivePartitionLimit.
 	ActivePartitionLimit int
+
+	// AcknowledgeOnly makes PutRecord and PutRecordBatch check and accept
+	// records, count them in Stats, and then discard them, so nothing is
+	// spooled, processed or delivered. It is a sink for measuring a client,
+	// such as the bridge benchmark, and loses every record.
+	AcknowledgeOnly bool
 }
 
 // DefaultActivePartitionLimit is Firehose's default quota of active
@@ -167,6 +173,9 @@ func NewServer(streams []Stream, opts Options) (*Server, error) {
 		streams:     map[string]*streamState{},
 		stopTickers: make(chan struct{}),
 		cancel:      cancel,
+	}
+	if opts.AcknowledgeOnly {
+		s.logger.Warn("firehose: acknowledge-only mode: accepted records are discarded")
 	}
 	if opts.Faults.Enabled() {
 		s.faults = newFaultInjector(opts.Faults)

@@ -672,3 +672,51 @@ func TestConcurrentPutsDeliverEveryRow(t *testing.T) {
 		t.Errorf("Parquet files hold %d rows, want %d", rows, want)
 	}
 }
+
+func TestAcknowledgeOnlyDiscardsRecords(t *testing.T) {
+	env := newTestEnv(t, echoProcessor, "")
+	env.server.Close(context.Background())
+	env.startWith(t, Options{AcknowledgeOnly: true, Processors: map[string]ProcessorFunc{"TransformFunction": echoProcessor}})
+
+	first := env.putBatch(t, []byte(`{"vote_id":"a"}`), []byte(`{"vote_id":"b"}`))
+	second := env.putBatch(t, []byte(`{"vote_id":"c"}`))
+	ids := map[string]bool{}
+	for _, out := range []*fh.PutRecordBatchOutput{first, second} {
+		if *out.FailedPutCount != 0 {
+			t.Errorf("FailedPutCount = %d, want 0", *out.FailedPutCount)
+		}
+		for _, entry := range out.RequestResponses {
+			if entry.RecordId == nil || ids[*entry.RecordId] {
+				t.Errorf("RecordId %v is missing or repeated", entry.RecordId)
+				continue
+			}
+			ids[*entry.RecordId] = true
+		}
+	}
+	if len(ids) != 3 {
+		t.Errorf("%d distinct record ids, want 3", len(ids))
+	}
+
+	// Limits still apply.
+	_, err := env.client.PutRecordBatch(context.Background(), &fh.PutRecordBatchInput{
+		DeliveryStreamName: aws.String(env.stream.Name),
+		Records:            []types.Record{{Data: []byte{}}},
+	})
+	if !isInvalidArgument(err) {
+		t.Errorf("empty record: error %v, want InvalidArgumentException", err)
+	}
+
+	if err := env.server.Flush(context.Background()); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	stats := env.server.Stats()
+	if stats.RecordsAccepted != 3 {
+		t.Errorf("RecordsAccepted = %d, want 3", stats.RecordsAccepted)
+	}
+	if stats.RecordsProcessed != 0 || stats.ObjectsWritten != 0 {
+		t.Errorf("processed %d records and wrote %d objects, want none", stats.RecordsProcessed, stats.ObjectsWritten)
+	}
+	if files := env.lakeFiles(t, ""); len(files) != 0 {
+		t.Errorf("lake has %d objects, want none: %v", len(files), files)
+	}
+}

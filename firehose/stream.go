@@ -113,6 +113,9 @@ func (c chunks) writeTo(w writer) error {
 var stagePool = sync.Pool{New: func() any { return new(stage) }}
 
 func (st *streamState) put(records [][]byte) ([]string, error) {
+	if st.srv.opts.AcknowledgeOnly {
+		return st.acknowledge(records), nil
+	}
 	now := st.srv.now()
 	refs, err := st.spool.append(records, now)
 	if err != nil {
@@ -138,6 +141,17 @@ func (st *streamState) put(records [][]byte) ([]string, error) {
 		st.work <- batch
 	}
 	return ids, nil
+}
+
+// acknowledge counts records as accepted and returns a RecordId for each,
+// for Options.AcknowledgeOnly.
+func (st *streamState) acknowledge(records [][]byte) []string {
+	last := st.accepted.Add(int64(len(records)))
+	ids := make([]string, len(records))
+	for i := range records {
+		ids[i] = fmt.Sprintf("ack-%024x", last-int64(len(records)-i))
+	}
+	return ids
 }
 
 // addLocked adds r to the processor buffer and returns a batch to process

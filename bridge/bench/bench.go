@@ -1,8 +1,10 @@
 // Package bench measures the bridge's throughput on one machine: an
 // embedded Kafka broker (franz-go's kfake) holds a synthetic stream of
 // ballots, a consume-only loop reads it to set the ceiling, and then a
-// bridge sends it to the local Firehose, whose stream has no processor and
-// no format conversion, so that it only spools and acknowledges.
+// bridge sends it to the local Firehose, which by default only checks and
+// acknowledges each call. With Config.DurableFirehose it also writes every
+// call to its spool with fsync before acknowledging, as votestream firehose
+// does, but its stream still has no processor and no format conversion.
 //
 // Everything runs in this process on 127.0.0.1. The broker and the local
 // Firehose share the CPUs with what is measured, so both rates are lower
@@ -42,6 +44,10 @@ type Config struct {
 	// MaxConcurrentCalls is bridge.Config.MaxConcurrentCalls; default
 	// bridge.DefaultMaxConcurrentCalls.
 	MaxConcurrentCalls int
+	// DurableFirehose makes the local Firehose spool every call to disk with
+	// fsync before acknowledging it. By default it acknowledges without
+	// storing, so that only the bridge's own work is measured.
+	DurableFirehose bool
 	// StateDir holds the local Firehose's spool and lake; empty uses a
 	// temporary directory that Run removes.
 	StateDir string
@@ -91,6 +97,7 @@ type Result struct {
 	Partitions         int32   `json:"partitions"`
 	TargetRecordBytes  int     `json:"target_record_bytes"`
 	MaxConcurrentCalls int     `json:"max_concurrent_calls"`
+	DurableFirehose    bool    `json:"durable_firehose"`
 	// VoteBytes is the mean size of a ballot's Kafka value.
 	VoteBytes float64 `json:"vote_bytes"`
 
@@ -160,6 +167,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		Partitions:         cfg.Partitions,
 		TargetRecordBytes:  cfg.TargetRecordBytes,
 		MaxConcurrentCalls: cfg.MaxConcurrentCalls,
+		DurableFirehose:    cfg.DurableFirehose,
 	}
 
 	if cfg.StateDir == "" {

@@ -129,7 +129,8 @@ func measureBridge(ctx context.Context, brokers []string, cfg Config) (BridgePha
 
 // startLocalFirehose serves a local Firehose on 127.0.0.1 with one stream
 // that has no processor and no format conversion, and returns its URL and
-// a function that stops it.
+// a function that stops it. Unless cfg.DurableFirehose is set, it only
+// acknowledges.
 func startLocalFirehose(cfg Config) (*firehose.Server, string, func(), error) {
 	stream := firehose.Stream{
 		LogicalID:         "BenchDeliveryStream",
@@ -146,6 +147,8 @@ func startLocalFirehose(cfg Config) (*firehose.Server, string, func(), error) {
 		LakeDir:  filepath.Join(cfg.StateDir, "lake"),
 		StateDir: filepath.Join(cfg.StateDir, "firehose"),
 		Logger:   cfg.Logger,
+
+		AcknowledgeOnly: !cfg.DurableFirehose,
 	})
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("start the local Firehose: %w", err)

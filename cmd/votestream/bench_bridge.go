@@ -20,6 +20,7 @@ func runBenchBridge(ctx context.Context, args []string, stdout, stderr io.Writer
 	partitions := fs.Int("partitions", bridgebench.DefaultPartitions, "partitions of the votes topic")
 	targetBytes := fs.Int("target-record-bytes", bridge.DefaultTargetRecordBytes, "bytes at which the bridge closes a packed Firehose record (maximum 1024000)")
 	concurrency := fs.Int("max-concurrent-calls", bridge.DefaultMaxConcurrentCalls, "most PutRecordBatch calls in flight")
+	durable := fs.Bool("durable-firehose", false, "make the local Firehose write every call to its spool with fsync before acknowledging, as votestream firehose does (default: acknowledge without storing)")
 	logLevel := fs.String("log-level", "warn", "log level of the bridge and the local Firehose: debug, info, warn or error")
 	jsonOut := fs.Bool("json", false, "print the result as one JSON object instead of a table")
 	if err := parseFlags(fs, args); err != nil {
@@ -44,6 +45,7 @@ func runBenchBridge(ctx context.Context, args []string, stdout, stderr io.Writer
 		Partitions:         int32(*partitions),
 		TargetRecordBytes:  *targetBytes,
 		MaxConcurrentCalls: *concurrency,
+		DurableFirehose:    *durable,
 		Progress:           stderr,
 		Logger:             logger,
 	})
@@ -56,8 +58,12 @@ func runBenchBridge(ctx context.Context, args []string, stdout, stderr io.Writer
 
 func printBridgeResult(w io.Writer, r bridgebench.Result) {
 	m := r.Machine
-	fmt.Fprintf(w, "%d ballots of %.0f bytes on %d partitions; target record %d bytes, %d calls in flight\n",
-		r.Votes, r.VoteBytes, r.Partitions, r.TargetRecordBytes, r.MaxConcurrentCalls)
+	firehose := "acknowledges without storing"
+	if r.DurableFirehose {
+		firehose = "spools every call with fsync"
+	}
+	fmt.Fprintf(w, "%d ballots of %.0f bytes on %d partitions; target record %d bytes, %d calls in flight; the local Firehose %s\n",
+		r.Votes, r.VoteBytes, r.Partitions, r.TargetRecordBytes, r.MaxConcurrentCalls, firehose)
 	fmt.Fprintf(w, "machine: %d CPUs (%s), GOMAXPROCS %d, %s, %s\n\n", m.NumCPU, m.CPUModel, m.GOMAXPROCS, m.GoVersion, m.OS)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

@@ -21,7 +21,7 @@ func AppendEnvelope(dst []byte, topic string, partition int32, offset int64, tim
 	dst = append(dst, `,"offset":`...)
 	dst = strconv.AppendInt(dst, offset, 10)
 	dst = append(dst, `,"timestamp":"`...)
-	dst = timestamp.UTC().AppendFormat(dst, CastAtLayout)
+	dst = appendCastAtLayout(dst, timestamp)
 	dst = append(dst, `","vote":`...)
 	if bytes.ContainsAny(raw, "\r\n") {
 		var compact bytes.Buffer
@@ -31,4 +31,46 @@ func AppendEnvelope(dst []byte, topic string, partition int32, offset int64, tim
 	}
 	dst = append(dst, raw...)
 	return append(dst, '}')
+}
+
+// appendCastAtLayout appends t in CastAtLayout, as t.UTC().AppendFormat does
+// for years 0 to 9999, without interpreting the layout for every envelope.
+// Other years take AppendFormat.
+func appendCastAtLayout(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(dst, CastAtLayout)
+	}
+	hour, minute, second := t.Clock()
+	millis := t.Nanosecond() / int(time.Millisecond)
+
+	dst = appendDigits(dst, year, 4)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, int(month), 2)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, day, 2)
+	dst = append(dst, 'T')
+	dst = appendDigits(dst, hour, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, minute, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, second, 2)
+	dst = append(dst, '.')
+	dst = appendDigits(dst, millis, 3)
+	return append(dst, 'Z')
+}
+
+// appendDigits appends the width lowest decimal digits of the non-negative
+// n, padded with zeros.
+func appendDigits(dst []byte, n, width int) []byte {
+	start := len(dst)
+	for range width {
+		dst = append(dst, 0)
+	}
+	for i := len(dst) - 1; i >= start; i-- {
+		dst[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return dst
 }

@@ -69,3 +69,23 @@ func BenchmarkMarshalEnvelope(b *testing.B) {
 		json.Marshal(Envelope{Topic: "votes_topic", Partition: 3, Offset: 12345, Timestamp: FormatTime(at), Vote: raw})
 	}
 }
+
+func TestAppendCastAtLayoutMatchesFormat(t *testing.T) {
+	times := []time.Time{
+		time.Date(2024, 11, 5, 14, 3, 7, 250_000_000, time.FixedZone("EST", -5*3600)),
+		time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(1999, 12, 31, 23, 59, 59, 999_999_999, time.UTC),
+		time.Date(1, 2, 3, 4, 5, 6, 7_000_000, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 1_000_000, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.UnixMilli(1730815387123),
+		{},
+	}
+	for _, at := range times {
+		got := string(appendCastAtLayout([]byte("x"), at))
+		if want := "x" + at.UTC().Format(CastAtLayout); got != want {
+			t.Errorf("appendCastAtLayout(%v) = %q, want %q", at, got, want)
+		}
+	}
+}
