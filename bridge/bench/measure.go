@@ -78,7 +78,7 @@ func measureBridge(ctx context.Context, brokers []string, cfg Config) (BridgePha
 		Credentials:  credentials.NewStaticCredentialsProvider("bench", "bench", ""),
 		// The bridge retries itself, as the votestream bridge command sets up.
 		RetryMaxAttempts: 1,
-	})}
+	}, bridge.PresizedPutRecordBatch)}
 	b, err := bridge.New(bridge.Config{
 		Brokers:            brokers,
 		Group:              bridgeGroup,

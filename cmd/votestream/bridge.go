@@ -93,7 +93,7 @@ func runBridge(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		// backoff, and lowers its concurrency on throttling; SDK retries would
 		// hide the throttling from it.
 		o.RetryMaxAttempts = 1
-	})
+	}, bridge.PresizedPutRecordBatch)
 
 	security.TLS = *tlsOn
 	security.Password = os.Getenv("VOTESTREAM_KAFKA_SASL_PASSWORD")

@@ -281,7 +281,7 @@ func (st *stack) runBridge(ctx context.Context) error {
 		RetryMaxAttempts: 1,
 	}, func(o *awsfirehose.Options) {
 		o.BaseEndpoint = aws.String("http://" + st.firehoseAddr)
-	})
+	}, bridge.PresizedPutRecordBatch)
 	b, err := bridge.New(bridge.Config{
 		Brokers:    st.broker.Addrs(),
 		Group:      bridgeGroup,
