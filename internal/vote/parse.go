@@ -16,17 +16,28 @@ import (
 // sequences, take a single-pass path that allocates once. Every other value
 // goes through json.Unmarshal, and both paths return the same Vote.
 func ParseVote(value []byte) (Vote, error) {
-	var v Vote
 	if !utf8.Valid(value) {
-		return v, fmt.Errorf("value is not valid UTF-8")
+		return Vote{}, fmt.Errorf("value is not valid UTF-8")
 	}
+	var v Vote
 	if !parsePlainVote(value, &v) {
-		v = Vote{}
-		if err := json.Unmarshal(value, &v); err != nil {
-			return v, fmt.Errorf("value is not a JSON vote object: %w", err)
+		decoded, err := unmarshalVote(value)
+		if err != nil {
+			return Vote{}, err
 		}
+		v = decoded
 	}
 	return v, v.Validate()
+}
+
+// unmarshalVote decodes value with json.Unmarshal. It is apart from
+// ParseVote so that only this path moves its Vote to the heap.
+func unmarshalVote(value []byte) (Vote, error) {
+	var v Vote
+	if err := json.Unmarshal(value, &v); err != nil {
+		return Vote{}, fmt.Errorf("value is not a JSON vote object: %w", err)
+	}
+	return v, nil
 }
 
 // Indexes of Vote's fields in the spans that parsePlainVote records.
