@@ -21,10 +21,16 @@ import (
 )
 
 // Groups of the two phases, distinct so that each reads from the start.
+// Each consume-only pass appends its number to consumeOnlyGroup.
 const (
 	consumeOnlyGroup = "votestream-bench-consume-only"
 	bridgeGroup      = "votestream-bench-bridge"
 )
+
+// consumeOnlyPasses is how many times the consume-only phase reads the
+// topic. A pass lasts a fraction of a second, and single passes varied by up
+// to a quarter from run to run, so the ceiling is the fastest pass.
+const consumeOnlyPasses = 3
 
 // streamName is the local Firehose stream the bridge sends to.
 const streamName = "votestream-bench"
@@ -33,12 +39,28 @@ const streamName = "votestream-bench"
 // sent every ballot. It bounds the error of the measured time.
 const progressPoll = 2 * time.Millisecond
 
-// measureConsumeOnly reads n records of the votes topic in a consumer group
-// and only counts them.
-func measureConsumeOnly(ctx context.Context, brokers []string, n int) (Phase, error) {
+// measureCeiling runs consumeOnlyPasses consume-only passes and returns the
+// fastest.
+func measureCeiling(ctx context.Context, brokers []string, n int) (Phase, error) {
+	var fastest Phase
+	for pass := range consumeOnlyPasses {
+		phase, err := measureConsumeOnly(ctx, brokers, n, fmt.Sprintf("%s-%d", consumeOnlyGroup, pass+1))
+		if err != nil {
+			return Phase{}, err
+		}
+		if phase.VotesPerSecond > fastest.VotesPerSecond {
+			fastest = phase
+		}
+	}
+	return fastest, nil
+}
+
+// measureConsumeOnly reads n records of the votes topic in a new consumer
+// group and only counts them.
+func measureConsumeOnly(ctx context.Context, brokers []string, n int, group string) (Phase, error) {
 	client, err := kgo.NewClient(
 		kgo.SeedBrokers(brokers...),
-		kgo.ConsumerGroup(consumeOnlyGroup),
+		kgo.ConsumerGroup(group),
 		kgo.ConsumeTopics(vote.VotesTopic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
