@@ -13,10 +13,12 @@ import (
 	"strings"
 )
 
-// Grant is one allowed action of a role with the resources it applies to.
+// Grant is one allowed action of a role with the resources it applies to
+// and the statement's Condition, nil when it has none.
 type Grant struct {
 	Action    string
 	Resources []any
+	Condition any
 }
 
 // RoleGrants returns the Allow actions of every AWS::IAM::Role in a
@@ -50,7 +52,7 @@ func RoleGrants(specialized map[string]any) (map[string][]Grant, error) {
 					if !ok {
 						return nil, fmt.Errorf("role %s: an Action is not a plain string: %v", id, action)
 					}
-					grants = append(grants, Grant{Action: name, Resources: asList(st["Resource"])})
+					grants = append(grants, Grant{Action: name, Resources: asList(st["Resource"]), Condition: st["Condition"]})
 				}
 			}
 		}

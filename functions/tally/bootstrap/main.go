@@ -2,14 +2,36 @@
 // source on votes_topic, built for the provided.al2023 runtime. It reads its
 // settings from the environment:
 //
-//	DATABASE_URL         PostgreSQL URL or keyword/value string; when empty,
-//	                     the standard PGHOST, PGPORT, PGDATABASE, PGUSER,
-//	                     PGPASSWORD and PGSSLMODE variables are used
-//	DB_MAX_CONNS         pool size (default 2: Lambda runs one invocation
-//	                     per instance at a time)
-//	AGGREGATES_BROKERS   Kafka bootstrap servers for the snapshots,
-//	                     comma-separated host:port; required
-//	AGGREGATES_TOPIC     topic of the snapshots (default aggregated_votes_topic)
+//	DATABASE_URL           PostgreSQL URL or keyword/value string; when empty,
+//	                       the standard PGHOST, PGPORT, PGDATABASE, PGUSER,
+//	                       PGPASSWORD and PGSSLMODE variables are used
+//	DB_MAX_CONNS           pool size (default 2: Lambda runs one invocation
+//	                       per instance at a time)
+//
+// and for the Kafka client that publishes the snapshots:
+//
+//	AGGREGATES_BROKERS     bootstrap brokers, comma-separated host:port, of
+//	                       the listener that the settings below select (MSK:
+//	                       9092 plain text, 9094 TLS, 9096 SCRAM, 9098 IAM);
+//	                       required
+//	AGGREGATES_TOPIC       topic of the snapshots (default aggregated_votes_topic)
+//	KAFKA_TLS              true connects with TLS (default false)
+//	KAFKA_TLS_CA           PEM file of the CAs of the brokers' certificates;
+//	                       empty uses the system roots, which MSK's
+//	                       certificates chain to
+//	KAFKA_TLS_CERT         PEM client certificate for mutual TLS, and
+//	KAFKA_TLS_KEY          its key; both or neither
+//	KAFKA_TLS_SERVER_NAME  host name to verify in the brokers' certificates;
+//	                       empty uses each broker's host
+//	KAFKA_SASL_MECHANISM   SCRAM-SHA-512 or SCRAM-SHA-256, AWS_MSK_IAM, or
+//	                       empty for none
+//	KAFKA_SASL_SECRET_ARN  for SCRAM: Secrets Manager secret with the JSON
+//	                       keys username and password, as MSK stores them
+//	KAFKA_SASL_USERNAME    for SCRAM without a secret: user name and
+//	KAFKA_SASL_PASSWORD    password
+//
+// AWS_MSK_IAM needs KAFKA_TLS=true and signs with the execution role's
+// credentials from the AWS SDK's default chain.
 package main
 
 import (
@@ -18,13 +40,13 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/votestream/votestream/functions/tally"
 )
@@ -42,7 +64,9 @@ func main() {
 
 // newHandler builds the pool and the Kafka producer once per cold start.
 // Both connect lazily, so the first invocation, not the cold start, fails
-// when a dependency is down, and the event source retries it.
+// when a dependency is down, and the event source retries it. A SCRAM
+// secret is the exception: it is read here, so the cold start fails when
+// Secrets Manager does not respond.
 func newHandler(ctx context.Context, logger *slog.Logger) (*tally.Handler, error) {
 	poolConfig, err := pgxpool.ParseConfig(os.Getenv("DATABASE_URL"))
 	if err != nil {
@@ -67,14 +91,16 @@ func newHandler(ctx context.Context, logger *slog.Logger) (*tally.Handler, error
 		return nil, fmt.Errorf("create connection pool: %w", err)
 	}
 
-	brokers := os.Getenv("AGGREGATES_BROKERS")
-	if brokers == "" {
-		return nil, fmt.Errorf("AGGREGATES_BROKERS is not set: set it to the MSK bootstrap servers, comma-separated host:port")
-	}
-	// TODO: MSK clusters usually require TLS and IAM or SCRAM authentication; add kgo.DialTLSConfig and a SASL mechanism before deploying against one.
-	client, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
+	client, topic, err := newKafkaClient(ctx, os.Getenv, loadAWSConfig, logger)
 	if err != nil {
-		return nil, fmt.Errorf("AGGREGATES_BROKERS=%q: %w", brokers, err)
+		pool.Close()
+		return nil, err
 	}
-	return tally.NewHandler(pool, tally.KafkaPublisher{Client: client, Topic: os.Getenv("AGGREGATES_TOPIC")}, logger)
+	return tally.NewHandler(pool, tally.KafkaPublisher{Client: client, Topic: topic}, logger)
+}
+
+// loadAWSConfig loads the AWS configuration of the function: the execution
+// role's credentials and AWS_REGION, which Lambda sets.
+func loadAWSConfig(ctx context.Context) (aws.Config, error) {
+	return awsconfig.LoadDefaultConfig(ctx)
 }
