@@ -21,4 +21,12 @@
 // replays the batch and the ledger absorbs the replay. Handler runs a batch
 // from an MSK event source in Lambda; RunLocal runs the same code in a
 // franz-go consumer group.
+//
+// RunLocal applies each poll in several transactions at once, each with the
+// records of whole partitions, so that a voter's ballots are still applied in
+// offset order in one transaction. It commits a partition's offsets only
+// after the transaction of that partition committed and the snapshots of the
+// regions it touched were published. Concurrent transactions update shared
+// tally rows in one key order, and Apply runs a transaction again after a
+// deadlock or serialization failure.
 package tally

@@ -45,16 +45,28 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []Message) (BatchResult,
 	if err != nil {
 		return result, err
 	}
-	snapshots, err := Snapshots(ctx, h.pool, result.Touched)
+	published, err := h.publishSnapshots(ctx, result.Touched)
 	if err != nil {
 		return result, fmt.Errorf("after applying %d records: %w", len(msgs), err)
 	}
-	if err := h.publisher.Publish(ctx, snapshots); err != nil {
-		return result, fmt.Errorf("after applying %d records: %w", len(msgs), err)
-	}
 	h.logger.Debug("batch applied", "records", len(msgs), "accepted", result.Accepted, "rejected", result.Rejected,
-		"redelivered", result.Redelivered, "replayed", result.Replayed, "snapshots", len(snapshots))
+		"redelivered", result.Redelivered, "replayed", result.Replayed, "snapshots", published)
 	return result, nil
+}
+
+// publishSnapshots reads the current snapshots of keys and publishes them,
+// and returns how many it published. It must run after the ledger
+// transactions that touched keys have committed, so that the snapshots
+// contain their counts.
+func (h *Handler) publishSnapshots(ctx context.Context, keys []RegionKey) (int, error) {
+	snapshots, err := Snapshots(ctx, h.pool, keys)
+	if err != nil {
+		return 0, err
+	}
+	if err := h.publisher.Publish(ctx, snapshots); err != nil {
+		return 0, err
+	}
+	return len(snapshots), nil
 }
 
 // HandleKafkaEvent is the Lambda entry point for an MSK or self-managed

@@ -333,10 +333,19 @@ func classify(batch []decoded, s *ledgerState) *batchPlan {
 	return p
 }
 
-// insertAccepted inserts the accepted ballots. ON CONFLICT DO NOTHING skips a
-// ballot that a concurrent transaction on the same partition inserted after
-// this one read the ledger state; such a ballot is then a redelivery when its
-// vote id is in the ledger, and otherwise a later ballot of its voter.
+// insertAccepted inserts the accepted ballots. It first tries a plain INSERT
+// in a savepoint: without the speculative insertion of ON CONFLICT, it took
+// 63% of the time on the votes table of migration 0003 (400,000 rows in
+// batches of 5,000, PostgreSQL 15, 2 vCPUs). Ballots of a voter share a
+// partition, so the plain INSERT fails with a unique violation only when
+// another consumer applies the same partition at once. That happens when a
+// consumer lost the partition in a rebalance and has not noticed yet.
+//
+// After a unique violation, the savepoint is rolled back and INSERT ... ON
+// CONFLICT DO NOTHING skips the ballots that the concurrent transaction
+// inserted after this one read the ledger state. Such a ballot is then a
+// redelivery when its vote id is in the ledger, and otherwise a later
+// ballot of its voter.
 func (p *batchPlan) insertAccepted(ctx context.Context, tx pgx.Tx) error {
 	if len(p.accepted) == 0 {
 		return nil
@@ -349,10 +358,22 @@ func (p *batchPlan) insertAccepted(ctx context.Context, tx pgx.Tx) error {
 		voteIDs[i], elections[i], voters[i], candidates[i], channels[i] = v.VoteID, v.ElectionID, v.VoterID, v.CandidateID, v.Channel
 		castAts[i], partitions[i], offsets[i] = a.d.castAt, a.d.msg.Partition, a.d.msg.Offset
 	}
-	rows, err := tx.Query(ctx, `INSERT INTO votes (vote_id, election_id, voter_id, candidate_id, "timestamp", channel, kafka_partition, kafka_offset)
-SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::int[], $8::bigint[])
+	args := []any{voteIDs, elections, voters, candidates, castAts, channels, partitions, offsets}
+	const insert = `INSERT INTO votes (vote_id, election_id, voter_id, candidate_id, "timestamp", channel, kafka_partition, kafka_offset)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::int[], $8::bigint[])`
+
+	raced, err := insertInSavepoint(ctx, tx, insert, args)
+	if err != nil {
+		return fmt.Errorf("insert %d accepted ballots: %w", n, err)
+	}
+	if !raced {
+		p.insertedAccepted = p.accepted
+		return nil
+	}
+
+	rows, err := tx.Query(ctx, insert+`
 ON CONFLICT DO NOTHING
-RETURNING vote_id::text`, voteIDs, elections, voters, candidates, castAts, channels, partitions, offsets)
+RETURNING vote_id::text`, args...)
 	if err != nil {
 		return fmt.Errorf("insert %d accepted ballots: %w", n, err)
 	}
@@ -401,6 +422,30 @@ RETURNING vote_id::text`, voteIDs, elections, voters, candidates, castAts, chann
 		}
 	}
 	return nil
+}
+
+// insertInSavepoint runs sql in a savepoint of tx. It returns true, with the
+// savepoint rolled back and tx usable, when sql failed with a unique
+// violation (SQLSTATE 23505).
+func insertInSavepoint(ctx context.Context, tx pgx.Tx, sql string, args []any) (bool, error) {
+	savepoint, err := tx.Begin(ctx)
+	if err != nil {
+		return false, fmt.Errorf("create savepoint: %w", err)
+	}
+	if _, err := savepoint.Exec(ctx, sql, args...); err != nil {
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "23505" {
+			return false, err
+		}
+		if err := savepoint.Rollback(ctx); err != nil {
+			return false, fmt.Errorf("roll back to savepoint after %w: %w", pgErr, err)
+		}
+		return true, nil
+	}
+	if err := savepoint.Commit(ctx); err != nil {
+		return false, fmt.Errorf("release savepoint: %w", err)
+	}
+	return false, nil
 }
 
 // insertRejected inserts the rejected ballots. A row whose vote id or Kafka

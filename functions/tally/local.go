@@ -17,9 +17,15 @@ import (
 // Defaults of LocalConfig.
 const (
 	DefaultGroup          = "votestream-tally"
-	DefaultMaxPollRecords = 5000
+	DefaultMaxPollRecords = 20000
+	DefaultWorkers        = 4
 	DefaultRetryBackoff   = time.Second
 )
+
+// stopTimeout bounds the work that RunLocal still does after its context
+// ended, which is publishing the snapshots of applied partitions and
+// committing their offsets.
+const stopTimeout = 10 * time.Second
 
 // LocalConfig configures RunLocal.
 type LocalConfig struct {
@@ -37,21 +43,30 @@ type LocalConfig struct {
 	// Logger defaults to discarding.
 	Logger *slog.Logger
 
-	// MaxPollRecords bounds the records of one batch, and so of one ledger
-	// transaction; default DefaultMaxPollRecords.
+	// MaxPollRecords bounds the records of one poll, which Workers
+	// transactions share; default DefaultMaxPollRecords. The snapshots of
+	// every region that a poll touches are read and published once per
+	// poll, so larger polls spend less on them per ballot.
 	MaxPollRecords int
+	// Workers bounds the concurrent ledger transactions of one poll; default
+	// DefaultWorkers. Each applies the records of whole partitions and holds
+	// a connection of Pool, so a Pool with fewer connections makes workers
+	// wait for one. Set it to 1 for one transaction per poll.
+	Workers int
 	// RetryBackoff is the wait before a failed batch runs again; default
 	// DefaultRetryBackoff.
 	RetryBackoff time.Duration
 }
 
-// RunLocal consumes Topic in a consumer group until ctx ends, and runs each
-// polled batch through the same Handler as the Lambda. Offsets are committed
-// only after the batch's ledger transaction committed and its snapshots were
-// acknowledged. A failed batch is retried after RetryBackoff, without
-// polling further records, until it succeeds or ctx ends, so nothing is
-// skipped. RunLocal returns nil when ctx ends and an error only when it
-// cannot start.
+// RunLocal consumes Topic in a consumer group until ctx ends. It splits each
+// polled batch into groups of whole partitions and applies each group in its
+// own ledger transaction, Workers at a time. Once the transactions have
+// committed, it publishes the snapshots of the touched regions and then
+// commits the offsets of the poll. A failed group is retried after RetryBackoff,
+// without polling further records, until it succeeds or ctx ends, so
+// nothing is skipped. When ctx ends, only the partitions whose groups were
+// applied and published are committed. RunLocal returns nil when ctx ends
+// and an error only when it cannot start.
 func RunLocal(ctx context.Context, cfg LocalConfig) error {
 	if len(cfg.Brokers) == 0 || cfg.Pool == nil {
 		return errors.New("tally.RunLocal: Brokers and Pool are required")
@@ -59,6 +74,7 @@ func RunLocal(ctx context.Context, cfg LocalConfig) error {
 	cfg.Group = cmp.Or(cfg.Group, DefaultGroup)
 	cfg.Topic = cmp.Or(cfg.Topic, vote.VotesTopic)
 	cfg.MaxPollRecords = cmp.Or(cfg.MaxPollRecords, DefaultMaxPollRecords)
+	cfg.Workers = cmp.Or(cfg.Workers, DefaultWorkers)
 	cfg.RetryBackoff = cmp.Or(cfg.RetryBackoff, DefaultRetryBackoff)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -84,7 +100,7 @@ func RunLocal(ctx context.Context, cfg LocalConfig) error {
 	if err != nil {
 		return err
 	}
-	log.Info("tally consumer started", "brokers", cfg.Brokers)
+	log.Info("tally consumer started", "brokers", cfg.Brokers, "workers", cfg.Workers, "max_poll_records", cfg.MaxPollRecords)
 	defer log.Info("tally consumer stopped")
 
 	for {
@@ -98,46 +114,24 @@ func RunLocal(ctx context.Context, cfg LocalConfig) error {
 		})
 
 		records := fetches.Records()
-		msgs := make([]Message, len(records))
-		for i, r := range records {
-			msgs[i] = Message{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value}
-		}
-		if !runUntilApplied(ctx, handler, msgs, cfg.RetryBackoff, log) {
-			client.AllowRebalance()
-			return nil
-		}
-
+		var done []*kgo.Record
 		if len(records) > 0 {
+			done = applyPoll(ctx, handler, records, cfg.Workers, cfg.RetryBackoff, log)
+		}
+		if len(done) > 0 {
 			// The context is detached so that a stop right after the ledger
 			// commit still commits the offsets, and fewer records replay.
-			commitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			if err := client.CommitRecords(commitCtx, records...); err != nil {
-				log.Warn("commit offsets failed; the batch will be replayed, which changes nothing", "records", len(records), "error", err)
+			// done holds whole partitions, so no commit covers a record of
+			// a partition whose transaction did not commit.
+			commitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+			if err := client.CommitRecords(commitCtx, done...); err != nil {
+				log.Warn("commit offsets failed; the batch will be replayed, which changes nothing", "records", len(done), "error", err)
 			}
 			cancel()
 		}
 		client.AllowRebalance()
-	}
-}
-
-// runUntilApplied runs one batch until it succeeds, and returns false when
-// ctx ended first.
-func runUntilApplied(ctx context.Context, h *Handler, msgs []Message, backoff time.Duration, log *slog.Logger) bool {
-	for attempt := 1; ; attempt++ {
-		_, err := h.HandleBatch(ctx, msgs)
-		if err == nil {
-			return true
-		}
 		if ctx.Err() != nil {
-			return false
-		}
-		first := msgs[0]
-		log.Error("tally batch failed, retrying", "attempt", attempt, "records", len(msgs),
-			"partition", first.Partition, "offset", first.Offset, "error", err)
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(backoff):
+			return nil
 		}
 	}
 }

@@ -372,3 +372,82 @@ func TestRunLocalWithFaults(t *testing.T) {
 		t.Errorf("snapshots count %d rejects, ledger %d", snapshotRejects, ledgerRejects)
 	}
 }
+
+// TestApplyAfterConcurrentInsert runs Apply while another transaction, as
+// a second consumer of the same partition would, has inserted ballots of the
+// same voters and not yet committed. Apply's plain INSERT waits for it, fails
+// with a unique violation, and falls back to ON CONFLICT DO NOTHING.
+func TestApplyAfterConcurrentInsert(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pool, e := loadElection(t)
+	x := e.Expand()
+	at := testDay.Date.Add(10 * time.Hour)
+	first := x.Ballot(0, 0, at)  // voter 1
+	second := x.Ballot(0, 1, at) // voter 1 again, with another vote id
+	shared := x.Ballot(5, 0, at) // voter 6, in both transactions
+
+	other, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Rollback(ctx)
+	for i, b := range []vote.Vote{first, shared} {
+		if _, err := other.Exec(ctx, `INSERT INTO votes (vote_id, election_id, voter_id, candidate_id, "timestamp", channel, kafka_partition, kafka_offset)
+VALUES ($1, $2, $3, $4, $5, $6, 0, $7)`, b.VoteID, b.ElectionID, b.VoterID, b.CandidateID, at, b.Channel, 10+i); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	type outcome struct {
+		result BatchResult
+		err    error
+	}
+	applied := make(chan outcome, 1)
+	go func() {
+		result, err := NewLedger(pool, nil).Apply(ctx, []Message{ballotMessage(t, second, 0, 12), ballotMessage(t, shared, 0, 11)})
+		applied <- outcome{result, err}
+	}()
+
+	// Commit the other transaction only once Apply waits for its row locks.
+	for {
+		var waiting int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		select {
+		case o := <-applied:
+			t.Fatalf("Apply returned %+v, %v before the other transaction committed", o.result, o.err)
+		case <-ctx.Done():
+			t.Fatal("Apply never waited for the other transaction")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if err := other.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	o := <-applied
+	if o.err != nil {
+		t.Fatalf("Apply: %v", o.err)
+	}
+	if o.result.Accepted != 0 {
+		t.Errorf("accepted = %d, want 0", o.result.Accepted)
+	}
+	if want := map[string]int{ReasonDuplicateVoter: 1}; !maps.Equal(o.result.Rejected, want) {
+		t.Errorf("rejected = %v, want %v", o.result.Rejected, want)
+	}
+	if o.result.Replayed != 1 {
+		t.Errorf("replayed = %d, want 1 for the ballot the other transaction inserted at the same offset", o.result.Replayed)
+	}
+	var votes, tallied int64
+	if err := pool.QueryRow(ctx, `SELECT count(*), (SELECT coalesce(sum(votes), 0) FROM tally_candidates)::bigint FROM votes`).Scan(&votes, &tallied); err != nil {
+		t.Fatal(err)
+	}
+	if votes != 2 || tallied != 0 {
+		t.Errorf("votes has %d rows and the tallies count %d, want the other transaction's 2 rows and no tally from Apply", votes, tallied)
+	}
+}

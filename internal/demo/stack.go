@@ -96,7 +96,17 @@ func startStack(ctx context.Context, cfg Config) (_ *stack, err error) {
 		}
 		dbURL = st.cluster.URL()
 	}
-	st.pool, err = pgxpool.New(ctx, dbURL)
+	poolConfig, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		return nil, setupErr(fmt.Errorf("connect to PostgreSQL: %w", err))
+	}
+	if !strings.Contains(dbURL, "pool_max_conns") {
+		// The tally consumer holds one connection per worker during a
+		// drain, and the transform, the dashboard and the queries need
+		// theirs beside them.
+		poolConfig.MaxConns = max(poolConfig.MaxConns, tally.DefaultWorkers+4)
+	}
+	st.pool, err = pgxpool.NewWithConfig(ctx, poolConfig)
 	if err != nil {
 		return nil, setupErr(fmt.Errorf("connect to PostgreSQL: %w", err))
 	}
