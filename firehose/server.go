@@ -175,7 +175,7 @@ func NewServer(streams []Stream, opts Options) (*Server, error) {
 		cancel:      cancel,
 	}
 	if opts.AcknowledgeOnly {
-		s.logger.Warn("firehose: acknowledge-only mode: accepted records are discarded")
+		s.logger.Info("firehose: acknowledge-only mode: accepted records are discarded")
 	}
 	if opts.Faults.Enabled() {
 		s.faults = newFaultInjector(opts.Faults)

@@ -27,7 +27,7 @@ func registerBench(name, summary string, run func(ctx context.Context, args []st
 }
 
 func init() {
-	register("bench", "measure a component's throughput (bench transform, ...)", runBench)
+	register("bench", "measure a component's throughput: bench bridge or bench transform", runBench)
 	registerBench("transform", "enrichment votes/s, one query per batch against one per vote, and Parquet MB/s", runBenchTransform)
 }
 

@@ -15,12 +15,18 @@ func init() {
 }
 
 func runBenchBridge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bench bridge", "bench bridge [flags]", stderr)
+	fs := newFlagSet("bench bridge", `bench bridge [flags]
+
+Produces synthetic ballots to an embedded Kafka broker, reads them three
+times with a consumer that only counts them (the ceiling is the fastest
+pass), then runs the bridge into a local Firehose on 127.0.0.1 and prints
+both rates, their ratio, PutRecordBatch call sizes and billed bytes. Every
+part runs in this process, so the rates depend on all of them.`, stderr)
 	votes := fs.Int("votes", bridgebench.DefaultVotes, "ballots to produce to the embedded broker and read in each phase")
 	partitions := fs.Int("partitions", bridgebench.DefaultPartitions, "partitions of the votes topic")
 	targetBytes := fs.Int("target-record-bytes", bridge.DefaultTargetRecordBytes, "bytes at which the bridge closes a packed Firehose record (maximum 1024000)")
-	concurrency := fs.Int("max-concurrent-calls", bridge.DefaultMaxConcurrentCalls, "most PutRecordBatch calls in flight")
-	durable := fs.Bool("durable-firehose", false, "make the local Firehose write every call to its spool with fsync before acknowledging, as votestream firehose does (default: acknowledge without storing)")
+	concurrency := fs.Int("max-concurrent-calls", bridge.DefaultMaxConcurrentCalls, "maximum PutRecordBatch calls in flight")
+	durable := fs.Bool("durable-firehose", false, "make the local Firehose write every call to its spool with fsync before acknowledging, as votestream firehose does; the spool is in the system's temporary directory ($TMPDIR), so this measures that disk (default: acknowledge without storing)")
 	logLevel := fs.String("log-level", "warn", "log level of the bridge and the local Firehose: debug, info, warn or error")
 	jsonOut := fs.Bool("json", false, "print the result as one JSON object instead of a table")
 	if err := parseFlags(fs, args); err != nil {
@@ -29,8 +35,13 @@ func runBenchBridge(ctx context.Context, args []string, stdout, stderr io.Writer
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments %q: bench bridge takes only flags", fs.Args())
 	}
-	if *votes < 1 || *partitions < 1 || *concurrency < 1 {
-		return usagef("--votes %d, --partitions %d and --max-concurrent-calls %d must be 1 or more", *votes, *partitions, *concurrency)
+	for _, f := range []struct {
+		name  string
+		value int
+	}{{"votes", *votes}, {"partitions", *partitions}, {"max-concurrent-calls", *concurrency}} {
+		if f.value < 1 {
+			return usagef("--%s %d is invalid: use 1 or more", f.name, f.value)
+		}
 	}
 	if *targetBytes < 1 || *targetBytes > bridge.FirehoseMaxRecordBytes {
 		return usagef("--target-record-bytes %d is outside 1 to %d", *targetBytes, bridge.FirehoseMaxRecordBytes)
@@ -78,6 +89,6 @@ func printBridgeResult(w io.Writer, r bridgebench.Result) {
 		b.FirehoseRecordsPerSecond, b.CallsPerSecond, b.DataMiBPerSecond, b.DataMiBPerCPUSecond)
 	fmt.Fprintf(w, "per call: %.1f records, %.0f bytes (%.1f%% of the 4 MiB limit); %.1f votes per record\n",
 		b.RecordsPerCall, b.BytesPerCall, 100*b.CallFill, b.VotesPerRecord)
-	fmt.Fprintf(w, "billed bytes per vote: %.0f packed, %.0f one vote per record (%.1f times less with packing)\n",
+	fmt.Fprintf(w, "billed bytes per vote: %.0f packed, %.0f one vote per record (packing bills %.1f times fewer bytes)\n",
 		b.BilledBytesPerVote, b.UnpackedBilledBytesPerVote, b.PackingSaving)
 }

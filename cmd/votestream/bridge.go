@@ -45,9 +45,9 @@ func runBridge(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 	targetBytes := envs.Int("target-record-bytes", "VOTESTREAM_TARGET_RECORD_BYTES", bridge.DefaultTargetRecordBytes, "bytes at which a packed Firehose record is closed; use a multiple of 5120, Firehose's billing unit")
 	maxRecordBytes := envs.Int("max-record-bytes", "VOTESTREAM_MAX_RECORD_BYTES", bridge.FirehoseMaxRecordBytes, "largest Firehose record in bytes; a vote that does not fit goes to the dead-letter topic (maximum 1024000)")
-	maxBatchRecords := envs.Int("max-batch-records", "VOTESTREAM_MAX_BATCH_RECORDS", bridge.FirehoseMaxBatchRecords, "most records per PutRecordBatch call (maximum 500)")
-	maxBatchBytes := envs.Int("max-batch-bytes", "VOTESTREAM_MAX_BATCH_BYTES", bridge.FirehoseMaxBatchBytes, "most bytes of record data per PutRecordBatch call (maximum 4194304)")
-	concurrency := envs.Int("max-concurrent-calls", "VOTESTREAM_MAX_CONCURRENT_CALLS", bridge.DefaultMaxConcurrentCalls, "most PutRecordBatch calls in flight; throttling lowers the limit in use down to 1")
+	maxBatchRecords := envs.Int("max-batch-records", "VOTESTREAM_MAX_BATCH_RECORDS", bridge.FirehoseMaxBatchRecords, "maximum records per PutRecordBatch call (at most 500)")
+	maxBatchBytes := envs.Int("max-batch-bytes", "VOTESTREAM_MAX_BATCH_BYTES", bridge.FirehoseMaxBatchBytes, "maximum bytes of record data per PutRecordBatch call (at most 4194304)")
+	concurrency := envs.Int("max-concurrent-calls", "VOTESTREAM_MAX_CONCURRENT_CALLS", bridge.DefaultMaxConcurrentCalls, "maximum PutRecordBatch calls in flight; throttling lowers the limit in use down to 1")
 	maxPending := envs.Int("max-pending-records", "VOTESTREAM_MAX_PENDING_RECORDS", bridge.DefaultMaxPendingRecords, "Kafka records read but not yet acknowledged at which the bridge stops reading")
 	maxRetries := envs.Int("max-retries", "VOTESTREAM_MAX_RETRIES", 0, "retries of one batch after which the bridge exits with an error, leaving the batch uncommitted; 0 retries until shutdown")
 	flushInterval := envs.Duration("flush-interval", "VOTESTREAM_FLUSH_INTERVAL", bridge.DefaultFlushInterval, "longest wait of a partly filled record or batch before it is sent")
@@ -57,15 +57,7 @@ func runBridge(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	commitInterval := envs.Duration("commit-interval", "VOTESTREAM_COMMIT_INTERVAL", bridge.DefaultCommitInterval, "how often offsets are committed up to the watermark; after a crash, up to this much work is sent again")
 	drainTimeout := envs.Duration("drain-timeout", "VOTESTREAM_DRAIN_TIMEOUT", bridge.DefaultDrainTimeout, "on SIGTERM or SIGINT, longest wait for Firehose to acknowledge before the final commit; keep it below the service manager's stop timeout")
 
-	var security bridge.KafkaSecurity
-	tlsOn := envs.Bool("kafka-tls", "VOTESTREAM_KAFKA_TLS", false, "connect to Kafka with TLS (MSK: port 9094 for TLS, 9096 for SCRAM, 9098 for IAM)")
-	fs.StringVar(&security.CAFile, "kafka-tls-ca", envOr("VOTESTREAM_KAFKA_TLS_CA", ""), "PEM file of the CAs of the brokers' certificates; empty uses the system roots [VOTESTREAM_KAFKA_TLS_CA]")
-	fs.StringVar(&security.CertFile, "kafka-tls-cert", envOr("VOTESTREAM_KAFKA_TLS_CERT", ""), "PEM client certificate for mutual TLS [VOTESTREAM_KAFKA_TLS_CERT]")
-	fs.StringVar(&security.KeyFile, "kafka-tls-key", envOr("VOTESTREAM_KAFKA_TLS_KEY", ""), "PEM key of --kafka-tls-cert [VOTESTREAM_KAFKA_TLS_KEY]")
-	fs.StringVar(&security.ServerName, "kafka-tls-server-name", envOr("VOTESTREAM_KAFKA_TLS_SERVER_NAME", ""), "host name to verify in the brokers' certificates; empty uses each broker's host [VOTESTREAM_KAFKA_TLS_SERVER_NAME]")
-	fs.StringVar(&security.SASLMechanism, "kafka-sasl-mechanism", envOr("VOTESTREAM_KAFKA_SASL_MECHANISM", ""), "SASL mechanism: SCRAM-SHA-256, SCRAM-SHA-512 or AWS_MSK_IAM; empty for none [VOTESTREAM_KAFKA_SASL_MECHANISM]")
-	fs.StringVar(&security.Username, "kafka-sasl-username", envOr("VOTESTREAM_KAFKA_SASL_USERNAME", ""), "SCRAM user name [VOTESTREAM_KAFKA_SASL_USERNAME]")
-	passwordFile := fs.String("kafka-sasl-password-file", envOr("VOTESTREAM_KAFKA_SASL_PASSWORD_FILE", ""), "file that contains the SCRAM password; the environment variable VOTESTREAM_KAFKA_SASL_PASSWORD is the other way to give it, and no flag takes the password itself [VOTESTREAM_KAFKA_SASL_PASSWORD_FILE]")
+	security := addKafkaSecurityFlags(fs, envs, region)
 
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -95,21 +87,9 @@ func runBridge(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		o.RetryMaxAttempts = 1
 	}, bridge.PresizedPutRecordBatch)
 
-	security.TLS = *tlsOn
-	security.Password = os.Getenv("VOTESTREAM_KAFKA_SASL_PASSWORD")
-	if *passwordFile != "" {
-		data, err := os.ReadFile(*passwordFile)
-		if err != nil {
-			return setupError{fmt.Errorf("read the SCRAM password: %w", err)}
-		}
-		security.Password = strings.TrimRight(string(data), "\r\n")
-	}
-	if strings.EqualFold(security.SASLMechanism, bridge.SASLAWSMSKIAM) {
-		security.AWSCredentials = awsCfg.Credentials
-	}
-	kafkaOpts, err := security.Opts()
+	kafkaOpts, err := security.opts(ctx)
 	if err != nil {
-		return usagef("%v", err)
+		return err
 	}
 
 	b, err := bridge.New(bridge.Config{
@@ -196,19 +176,19 @@ func (e *envFlags) lookup(env string, parse func(string) error, kind string) {
 func (e *envFlags) Int(name, env string, def int, usage string) *int {
 	value := def
 	e.lookup(env, func(s string) (err error) { value, err = strconv.Atoi(s); return err }, "an integer")
-	return e.fs.Int(name, value, fmt.Sprintf("%s (%s)", usage, env))
+	return e.fs.Int(name, value, fmt.Sprintf("%s [%s]", usage, env))
 }
 
 func (e *envFlags) Duration(name, env string, def time.Duration, usage string) *time.Duration {
 	value := def
 	e.lookup(env, func(s string) (err error) { value, err = time.ParseDuration(s); return err }, "a duration such as 200ms or 30s")
-	return e.fs.Duration(name, value, fmt.Sprintf("%s (%s)", usage, env))
+	return e.fs.Duration(name, value, fmt.Sprintf("%s [%s]", usage, env))
 }
 
 func (e *envFlags) Bool(name, env string, def bool, usage string) *bool {
 	value := def
 	e.lookup(env, func(s string) (err error) { value, err = strconv.ParseBool(s); return err }, "true or false")
-	return e.fs.Bool(name, value, fmt.Sprintf("%s (%s)", usage, env))
+	return e.fs.Bool(name, value, fmt.Sprintf("%s [%s]", usage, env))
 }
 
 // splitList splits a comma-separated flag value and drops empty items.

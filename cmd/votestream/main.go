@@ -87,7 +87,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK
 	case errors.As(err, &usage):
-		fmt.Fprintf(stderr, "votestream %s: %v\nRun 'votestream %s --help' for the flags.\n", args[0], err, args[0])
+		name := args[0]
+		if _, ok := benchTargets[argOrEmpty(args, 1)]; name == "bench" && ok {
+			name += " " + args[1]
+		}
+		fmt.Fprintf(stderr, "votestream %s: %v\nRun 'votestream %s --help' for the flags.\n", name, err, name)
 		return exitUsage
 	case errors.As(err, &setup):
 		fmt.Fprintf(stderr, "votestream %s: %v\n", args[0], err)
@@ -152,4 +156,12 @@ func envOr(key, def string) string {
 		return v
 	}
 	return def
+}
+
+// argOrEmpty returns args[i], or "" when args is shorter.
+func argOrEmpty(args []string, i int) string {
+	if i < len(args) {
+		return args[i]
+	}
+	return ""
 }

@@ -27,9 +27,15 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	seedText := fs.String("seed", envOr("VOTESTREAM_SEED", "1"), "seed of the replay order, a non-negative integer; the same seed replays the same ballots [VOTESTREAM_SEED]")
 	topic := fs.String("topic", envOr("VOTESTREAM_TOPIC", vote.VotesTopic), "topic that receives the ballots [VOTESTREAM_TOPIC]")
 	checkpoint := fs.String("checkpoint", envOr("VOTESTREAM_CHECKPOINT", ""), "file that records the replay position; a replay resumes from it and updates it, empty replays from the start [VOTESTREAM_CHECKPOINT]")
+	region := fs.String("region", envOr("VOTESTREAM_REGION", "us-east-1"), "AWS region of MSK IAM signing, used only with --kafka-sasl-mechanism AWS_MSK_IAM [VOTESTREAM_REGION]")
 	faultFlags := addFaultFlags(fs)
+	envs := &envFlags{fs: fs}
+	security := addKafkaSecurityFlags(fs, envs, region)
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if envs.err != nil {
+		return envs.err
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments %q: simulate takes only flags", fs.Args())
@@ -72,7 +78,12 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return nil
 	}
 
-	client, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(splitList(*brokers)...)}, simulate.ProducerOpts()...)...)
+	kafkaOpts, err := security.opts(ctx)
+	if err != nil {
+		return err
+	}
+	opts := append([]kgo.Opt{kgo.SeedBrokers(splitList(*brokers)...)}, simulate.ProducerOpts()...)
+	client, err := kgo.NewClient(append(opts, kafkaOpts...)...)
 	if err != nil {
 		return usagef("--brokers %q: %v", *brokers, err)
 	}

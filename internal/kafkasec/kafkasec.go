@@ -124,8 +124,13 @@ func (c Config) saslMechanism() (sasl.Mechanism, error) {
 	case SASLNone:
 		return nil, nil
 	case SASLScramSHA256, SASLScramSHA512:
-		if c.Username == "" || c.Password == "" {
-			return nil, fmt.Errorf("kafka security: %s needs a user name and a password", c.SASLMechanism)
+		switch {
+		case c.Username == "" && c.Password == "":
+			return nil, fmt.Errorf("kafka security: %s needs a user name and a password, and both are missing", c.SASLMechanism)
+		case c.Username == "":
+			return nil, fmt.Errorf("kafka security: %s needs a user name, and it is missing", c.SASLMechanism)
+		case c.Password == "":
+			return nil, fmt.Errorf("kafka security: %s needs a password, and it is missing", c.SASLMechanism)
 		}
 		auth := scram.Auth{User: c.Username, Pass: c.Password}
 		if strings.EqualFold(c.SASLMechanism, SASLScramSHA256) {
