@@ -82,7 +82,7 @@ func PrintReport(w io.Writer, s *Summary) {
 		if s.ResumedAt > 0 {
 			fmt.Fprintf(w, "Resumed at ballot %s of %s.\n", formatCount(s.ResumedAt), formatCount(s.OfficialVotes))
 		}
-		fmt.Fprintf(w, "Replayed %s votes in %.1f s; from the election load to the last Parquet object %.1f s: %s votes/s\n",
+		fmt.Fprintf(w, "Ran %s votes through the stack in %.1f s in all; from the election load to the last Parquet object %.1f s: %s votes/s\n",
 			formatCount(s.OfficialVotes), s.ElapsedSeconds, s.PipelineSeconds, formatCount(int64(s.VotesPerSecond)))
 	}
 }

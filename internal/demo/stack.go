@@ -157,6 +157,9 @@ func (st *stack) startDashboard(ctx context.Context) error {
 		}
 	}()
 	st.cfg.Logger.Info("dashboard listening", "url", st.dashboardURL)
+	if st.cfg.Progress != nil {
+		fmt.Fprintf(st.cfg.Progress, "live dashboard: %s\n", st.dashboardURL)
+	}
 	return nil
 }
 
