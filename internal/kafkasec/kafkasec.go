@@ -1,7 +1,7 @@
 // Package kafkasec turns the TLS and SASL settings of a Kafka connection into
-// franz-go client options. The bridge and the tally function share it, so
-// both connect to Amazon MSK the same way: TLS with the system roots or a CA
-// file, optionally a client certificate, and SASL with SCRAM-SHA-256,
+// franz-go client options. The bridge, simulate and the tally function share
+// it, so all connect to Amazon MSK the same way: TLS with the system roots or
+// a CA file, optionally a client certificate, and SASL with SCRAM-SHA-256,
 // SCRAM-SHA-512 or AWS_MSK_IAM.
 package kafkasec
 
