@@ -376,22 +376,19 @@ var (
 // tallyPrincipal is the tally function's role for the TallyKafkaSecurity
 // value security.
 func tallyPrincipal(security string) principal {
-	p := principal{role: "TallyFunctionRole", packages: []string{"./functions/tally/bootstrap"}, platform: merge(lambdaLogs, lambdaVPC, mskEventSource)}
+	p := principal{role: "TallyFunctionRole", packages: []string{"./functions/tally/bootstrap", "./internal/dbauth"}, platform: merge(lambdaLogs, lambdaVPC, mskEventSource)}
 	switch security {
 	case "iam":
 		p.platform = merge(p.platform, tallyPublishesWithIAM)
 	case "scram":
 		p.platform = merge(p.platform, tallyReadsSCRAMSecret)
 	}
-	if security != "scram" {
-		p.notCalled = map[string]string{"secretsmanager:GetSecretValue": "the tally reads a SCRAM secret only when TallyKafkaSecurity is scram"}
-	}
 	return p
 }
 
 func principals(values map[string]string) []principal {
 	ps := []principal{
-		{role: "TransformFunctionRole", packages: []string{"./functions/transform/bootstrap"}, platform: merge(lambdaLogs, lambdaVPC)},
+		{role: "TransformFunctionRole", packages: []string{"./functions/transform/bootstrap", "./internal/dbauth"}, platform: merge(lambdaLogs, lambdaVPC)},
 		tallyPrincipal(values["TallyKafkaSecurity"]),
 	}
 	if values["SourceMode"] == "bridge" {

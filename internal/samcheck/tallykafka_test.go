@@ -28,6 +28,8 @@ func TestTallyKafkaGrantsNameTheirResources(t *testing.T) {
 	tmpl, raw := load(t)
 	aggregatesTopic := mskResource("topic", "${AggregatedVotesTopic}")
 	votesTopic := mskResource("topic", "${VotesTopic}")
+	// Every mode reads the database login; scram also reads the Kafka user.
+	databaseSecret := Grant{Action: "secretsmanager:GetSecretValue", Resources: []any{ref("DatabaseSecretArn")}}
 	tests := map[string]map[string][]Grant{
 		"iam": {
 			"kafka-cluster:WriteDataIdempotently": {{Action: "kafka-cluster:WriteDataIdempotently", Resources: []any{ref("MSKClusterArn")}}},
@@ -36,25 +38,25 @@ func TestTallyKafkaGrantsNameTheirResources(t *testing.T) {
 				{Action: "kafka-cluster:DescribeTopic", Resources: []any{votesTopic}},
 				{Action: "kafka-cluster:DescribeTopic", Resources: []any{aggregatesTopic}},
 			},
-			"secretsmanager:GetSecretValue": nil,
+			"secretsmanager:GetSecretValue": {databaseSecret},
 			"kms:Decrypt":                   nil,
 		},
 		"scram": {
 			"kafka-cluster:WriteDataIdempotently": nil,
 			"kafka-cluster:WriteData":             nil,
 			"kafka-cluster:DescribeTopic":         {{Action: "kafka-cluster:DescribeTopic", Resources: []any{votesTopic}}},
-			"secretsmanager:GetSecretValue":       {{Action: "secretsmanager:GetSecretValue", Resources: []any{ref("TallyKafkaSecretArn")}}},
+			"secretsmanager:GetSecretValue":       {databaseSecret, {Action: "secretsmanager:GetSecretValue", Resources: []any{ref("TallyKafkaSecretArn")}}},
 			"kms:Decrypt": {{Action: "kms:Decrypt", Resources: []any{ref("TallyKafkaSecretKeyArn")},
 				Condition: map[string]any{"StringEquals": map[string]any{"kms:ViaService": map[string]any{"Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com"}}}}},
 		},
 		"tls": {
 			"kafka-cluster:WriteData":       nil,
-			"secretsmanager:GetSecretValue": nil,
+			"secretsmanager:GetSecretValue": {databaseSecret},
 			"kms:Decrypt":                   nil,
 		},
 		"plaintext": {
 			"kafka-cluster:WriteData":       nil,
-			"secretsmanager:GetSecretValue": nil,
+			"secretsmanager:GetSecretValue": {databaseSecret},
 			"kms:Decrypt":                   nil,
 		},
 	}

@@ -7,6 +7,11 @@
 //	                       PGPASSWORD and PGSSLMODE variables are used
 //	DB_MAX_CONNS           pool size (default 2: Lambda runs one invocation
 //	                       per instance at a time)
+//	DB_SECRET_ARN          Secrets Manager secret whose username and password
+//	                       (and optionally host, port and dbname) replace
+//	                       those of DATABASE_URL, read at each cold start
+//	DB_IAM_AUTH            true signs an RDS IAM token per connection in
+//	                       place of a password; not with DB_SECRET_ARN
 //
 // and for the Kafka client that publishes the snapshots:
 //
@@ -49,6 +54,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/votestream/votestream/functions/tally"
+	"github.com/votestream/votestream/internal/dbauth"
 )
 
 func main() {
@@ -64,9 +70,9 @@ func main() {
 
 // newHandler builds the pool and the Kafka producer once per cold start.
 // Both connect lazily, so the first invocation, not the cold start, fails
-// when a dependency is down, and the event source retries it. A SCRAM
-// secret is the exception: it is read here, so the cold start fails when
-// Secrets Manager does not respond.
+// when a dependency is down, and the event source retries it. The secrets
+// of DB_SECRET_ARN and of SCRAM are the exception: they are read here, so
+// the cold start fails when Secrets Manager does not respond.
 func newHandler(ctx context.Context, logger *slog.Logger) (*tally.Handler, error) {
 	poolConfig, err := pgxpool.ParseConfig(os.Getenv("DATABASE_URL"))
 	if err != nil {
@@ -85,6 +91,9 @@ func newHandler(ctx context.Context, logger *slog.Logger) (*tally.Handler, error
 	}
 	if poolConfig.ConnConfig.ConnectTimeout == 0 {
 		poolConfig.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
+	if err := dbauth.Configure(ctx, poolConfig, os.Getenv, logger); err != nil {
+		return nil, err
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, poolConfig)
 	if err != nil {

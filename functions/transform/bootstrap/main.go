@@ -33,6 +33,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/votestream/votestream/functions/transform"
+	"github.com/votestream/votestream/internal/dbauth"
 )
 
 func main() {
@@ -66,7 +67,7 @@ func newHandler(ctx context.Context, logger *slog.Logger) (*transform.Handler, e
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}
-	if err := configureDBAuth(ctx, poolConfig, os.Getenv, logger); err != nil {
+	if err := dbauth.Configure(ctx, poolConfig, os.Getenv, logger); err != nil {
 		return nil, err
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, poolConfig)

@@ -1,4 +1,8 @@
-package main
+// Package dbauth sets how the Lambda functions authenticate to PostgreSQL:
+// with the credentials of their connection string, with a Secrets Manager
+// secret read at cold start, or with an RDS IAM token per connection. The
+// transform and tally functions share it.
+package dbauth
 
 import (
 	"context"
@@ -173,10 +177,10 @@ func useIAMAuth(config *pgxpool.Config, region string, creds aws.CredentialsProv
 	return nil
 }
 
-// configureDBAuth applies the authentication that chooseDBAuth selects to
+// Configure applies the authentication that chooseDBAuth selects to
 // config. It loads the AWS configuration (the Lambda execution role's
 // credentials and AWS_REGION) only when a secret or IAM token is needed.
-func configureDBAuth(ctx context.Context, config *pgxpool.Config, getenv func(string) string, logger *slog.Logger) error {
+func Configure(ctx context.Context, config *pgxpool.Config, getenv func(string) string, logger *slog.Logger) error {
 	mode, err := chooseDBAuth(getenv)
 	if err != nil {
 		return err
