@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/votestream/votestream/infra/elections"
@@ -34,20 +37,14 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usagef("--election is missing: name a bundled election (%v) or a results CSV", elections.Names())
 	}
 	if *url == "" {
-		return usagef("--database-url is missing")
+		return usagef("--database-url is missing: give it or set DATABASE_URL")
 	}
 
-	path := *name
-	if elections.IsBundled(path) {
-		dir, err := os.MkdirTemp("", "votestream-load-")
-		if err != nil {
-			return setupError{err}
-		}
-		defer os.RemoveAll(dir)
-		if path, err = elections.Extract(*name, dir); err != nil {
-			return setupError{err}
-		}
+	path, cleanup, err := electionFile(*name)
+	if err != nil {
+		return err
 	}
+	defer cleanup()
 	e, err := election.Load(path)
 	if err != nil {
 		return usagef("--election %q: %v", *name, err)
@@ -70,8 +67,12 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 	progress := newLoadProgress(stderr)
 	stats, err := loader.Load(ctx, pool, e, day, progress.update)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table
+		return setupError{fmt.Errorf("%w: the database has no votestream schema; run votestream migrate on it first", err)}
+	}
 	if err != nil {
-		return fmt.Errorf("load election %s: %w", e.ID, err)
+		return err
 	}
 	fmt.Fprintf(stdout, "election %s held on %s: %d regions, %d candidates, %d voters (%d copied now) in %s\n",
 		e.ID, day.Date.Format("2006-01-02"), stats.Regions, stats.Candidates, stats.Voters, stats.VotersCopied, stats.Elapsed.Round(time.Millisecond))
@@ -95,4 +96,27 @@ func (p *loadProgress) update(done, total int64) {
 	}
 	p.printed = time.Now()
 	fmt.Fprintf(p.w, "load: %5.1f%%  %d of %d voters copied\n", 100*float64(done)/float64(max(total, 1)), done, total)
+}
+
+// electionFile returns the results CSV that name gives: a bundled
+// election, extracted to a temporary directory that cleanup removes, or the
+// path itself. A name that is neither a bundled election nor a path ending
+// in .csv is a usage error that lists the bundled ones.
+func electionFile(name string) (path string, cleanup func(), err error) {
+	if !elections.IsBundled(name) {
+		if !strings.HasSuffix(name, ".csv") {
+			return "", nil, usagef("--election %q is neither a bundled election (%v) nor a results CSV ending in .csv", name, elections.Names())
+		}
+		return name, func() {}, nil
+	}
+	dir, err := os.MkdirTemp("", "votestream-election-")
+	if err != nil {
+		return "", nil, setupError{err}
+	}
+	cleanup = func() { os.RemoveAll(dir) }
+	if path, err = elections.Extract(name, dir); err != nil {
+		cleanup()
+		return "", nil, setupError{err}
+	}
+	return path, cleanup, nil
 }

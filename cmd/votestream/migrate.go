@@ -24,7 +24,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return usagef("unexpected argument %q: migrate takes only flags", fs.Arg(0))
 	}
 	if *url == "" {
-		return usagef("--database-url is missing")
+		return usagef("--database-url is missing: give it or set DATABASE_URL")
 	}
 	pool, err := pgxpool.New(ctx, *url)
 	if err != nil {
@@ -34,7 +34,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 	applied, err := migrations.Apply(ctx, pool)
 	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
+		return err
 	}
 	for _, name := range applied {
 		fmt.Fprintf(stdout, "applied %s\n", name)

@@ -10,10 +10,14 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/votestream/votestream/infra/elections"
 	"github.com/votestream/votestream/internal/election"
 	"github.com/votestream/votestream/internal/simulate"
 	"github.com/votestream/votestream/internal/vote"
 )
+
+// brokerCheckTimeout bounds the first round trip to Kafka of simulate.
+const brokerCheckTimeout = 30 * time.Second
 
 func init() {
 	register("simulate", "replay an election's official results as ballots on votes_topic", runSimulate)
@@ -22,9 +26,10 @@ func init() {
 func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("simulate", "simulate --election PATH [flags]", stderr)
 	brokers := fs.String("brokers", envOr("VOTESTREAM_BROKERS", "127.0.0.1:9092"), "Kafka seed brokers, comma-separated host:port [VOTESTREAM_BROKERS]")
-	electionPath := fs.String("election", envOr("VOTESTREAM_ELECTION", ""), "results CSV of the election to replay, such as infra/elections/us-vt-pres-2024.csv; required [VOTESTREAM_ELECTION]")
+	electionPath := fs.String("election", envOr("VOTESTREAM_ELECTION", ""),
+		fmt.Sprintf("bundled election (%v) or path of a results CSV to replay; required [VOTESTREAM_ELECTION]", elections.Names()))
 	electionDate := fs.String("election-date", envOr("VOTESTREAM_ELECTION_DATE", ""), "polling day as YYYY-MM-DD; empty takes it from the election's .election.json, else the results file's modification date [VOTESTREAM_ELECTION_DATE]")
-	seedText := fs.String("seed", envOr("VOTESTREAM_SEED", "1"), "seed of the replay order, a non-negative integer; the same seed replays the same ballots [VOTESTREAM_SEED]")
+	seedText := fs.String("seed", envOr("VOTESTREAM_SEED", "1"), "seed of the replay order and cast times, a non-negative integer; the same seed replays the same ballots in the same order. Ballot ids do not depend on it, so a replay with another seed is a redelivery of the same ballots [VOTESTREAM_SEED]")
 	topic := fs.String("topic", envOr("VOTESTREAM_TOPIC", vote.VotesTopic), "topic that receives the ballots [VOTESTREAM_TOPIC]")
 	checkpoint := fs.String("checkpoint", envOr("VOTESTREAM_CHECKPOINT", ""), "file that records the replay position; a replay resumes from it and updates it, empty replays from the start [VOTESTREAM_CHECKPOINT]")
 	region := fs.String("region", envOr("VOTESTREAM_REGION", "us-east-1"), "AWS region of MSK IAM signing, used only with --kafka-sasl-mechanism AWS_MSK_IAM [VOTESTREAM_REGION]")
@@ -41,7 +46,7 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return usagef("unexpected arguments %q: simulate takes only flags", fs.Args())
 	}
 	if *electionPath == "" {
-		return usagef("--election is required: give the results CSV of an election")
+		return usagef("--election is required: name a bundled election (%v) or give the results CSV of an election", elections.Names())
 	}
 	seed, err := strconv.ParseUint(*seedText, 10, 64)
 	if err != nil {
@@ -52,11 +57,16 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 
-	e, err := election.Load(*electionPath)
+	path, cleanup, err := electionFile(*electionPath)
 	if err != nil {
 		return err
 	}
-	day, err := election.DefaultDay(*electionPath)
+	defer cleanup()
+	e, err := election.Load(path)
+	if err != nil {
+		return err
+	}
+	day, err := election.DefaultDay(path)
 	if err != nil {
 		return err
 	}
@@ -88,6 +98,14 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return usagef("--brokers %q: %v", *brokers, err)
 	}
 	defer client.Close()
+	// franz-go retries an unreachable broker or a failed sign-in without
+	// end, so check once that the brokers respond before producing.
+	pingCtx, cancelPing := context.WithTimeout(ctx, brokerCheckTimeout)
+	err = client.Ping(pingCtx)
+	cancelPing()
+	if err != nil {
+		return setupError{fmt.Errorf("Kafka at %s did not respond within %s: %w; check the address and port, the security group, and that the --kafka-* settings match the listener (MSK: 9092 plain text, 9094 TLS, 9096 SCRAM, 9098 IAM)", *brokers, brokerCheckTimeout, err)}
+	}
 
 	if start > 0 {
 		fmt.Fprintf(stderr, "simulate: resuming %s at ballot %d of %d from %s\n", e.ID, start, total, *checkpoint)
