@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/votestream/votestream/glue/regions"
 	"github.com/votestream/votestream/infra/elections"
 	"github.com/votestream/votestream/infra/loader"
 	"github.com/votestream/votestream/internal/election"
@@ -27,6 +28,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Sprintf("bundled election (%v) or path of a results CSV with its .regions.csv beside it; required [VOTESTREAM_ELECTION]", elections.Names()))
 	electionDate := fs.String("election-date", envOr("VOTESTREAM_ELECTION_DATE", ""), "polling day as YYYY-MM-DD; empty takes it from the election's .election.json, else the results file's modification date [VOTESTREAM_ELECTION_DATE]")
 	url := fs.String("database-url", envOr("DATABASE_URL", ""), "PostgreSQL with the schema of votestream migrate, as postgres://user:pass@host:port/db?sslmode=require [DATABASE_URL]")
+	lakeDir := fs.String("lake-dir", "", "also write the election's regions table, which turnout_by_region reads, under this directory laid out as the lake bucket, to copy with aws s3 cp --recursive DIR s3://LAKE-BUCKET/; empty writes none")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -76,6 +78,14 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "election %s held on %s: %d regions, %d candidates, %d voters (%d copied now) in %s\n",
 		e.ID, day.Date.Format("2006-01-02"), stats.Regions, stats.Candidates, stats.Voters, stats.VotersCopied, stats.Elapsed.Round(time.Millisecond))
+
+	if *lakeDir != "" {
+		written, err := regions.WriteLake(*lakeDir, e.ID, regions.FromElection(e))
+		if err != nil {
+			return fmt.Errorf("write the regions table: %w", err)
+		}
+		fmt.Fprintf(stdout, "regions table written to %s\n", written)
+	}
 	return nil
 }
 

@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/votestream/votestream/glue"
 	"github.com/votestream/votestream/internal/pgcluster/pgtest"
 )
 
@@ -16,10 +19,11 @@ func TestLoadRegistersBundledElection(t *testing.T) {
 		t.Fatalf("migrate exit code = %d, stderr: %s", code, stderr.String())
 	}
 
+	lakeDir := t.TempDir()
 	for pass := range 2 {
 		stdout.Reset()
 		stderr.Reset()
-		if code := run([]string{"load", "--election", "us-vt-pres-2024", "--database-url", url}, &stdout, &stderr); code != exitOK {
+		if code := run([]string{"load", "--election", "us-vt-pres-2024", "--database-url", url, "--lake-dir", lakeDir}, &stdout, &stderr); code != exitOK {
 			t.Fatalf("load pass %d exit code = %d, stderr: %s", pass, code, stderr.String())
 		}
 		// Vermont 2024 has 369,422 counted votes, so as many voters, in 14 counties.
@@ -33,6 +37,16 @@ func TestLoadRegistersBundledElection(t *testing.T) {
 		if !strings.Contains(stdout.String(), wantCopied) {
 			t.Errorf("load pass %d output = %q, want %s", pass, stdout.String(), wantCopied)
 		}
+	}
+
+	// The regions table lands where the lake bucket keeps it.
+	path := filepath.Join(lakeDir, filepath.FromSlash(glue.RegionsObjectKey("us-vt-pres-2024")))
+	info, err := os.Stat(path)
+	if err != nil || info.Size() == 0 {
+		t.Fatalf("regions table %s: %v, want a non-empty Parquet file", path, err)
+	}
+	if !strings.Contains(stdout.String(), path) {
+		t.Errorf("load output = %q, want it to name %s", stdout.String(), path)
 	}
 }
 
