@@ -105,6 +105,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			if summary.DashboardURL != "" {
 				fmt.Fprintf(stderr, "Dashboard: %s\n", summary.DashboardURL)
 			}
+			fmt.Fprintf(stderr, "Kafka brokers: %s (for simulate --brokers, kcat -b)\n", strings.Join(summary.KafkaBrokers, ","))
+			fmt.Fprintf(stderr, "Firehose endpoint: %s (for aws --endpoint-url, bridge --firehose-endpoint)\n", summary.FirehoseEndpoint)
 			fmt.Fprintln(stderr, "The stack keeps running; press Ctrl-C to stop it.")
 		}
 	}

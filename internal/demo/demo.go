@@ -143,6 +143,11 @@ type Summary struct {
 	DeadLettered int64 `json:"dead_lettered"`
 	// DashboardURL is the address of the live dashboard.
 	DashboardURL string `json:"dashboard_url,omitempty"`
+	// KafkaBrokers and FirehoseEndpoint are the addresses of the embedded
+	// broker and the local Firehose, for other clients while --serve keeps
+	// the stack running.
+	KafkaBrokers     []string `json:"kafka_brokers,omitempty"`
+	FirehoseEndpoint string   `json:"firehose_endpoint,omitempty"`
 
 	// ResumedAt is the replay position this run started from: 0 for a
 	// fresh replay, the total when an earlier run had produced every ballot.

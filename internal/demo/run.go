@@ -117,6 +117,8 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	summary.PipelineSeconds = elapsed.Seconds()
 	summary.VotesPerSecond = float64(total) / elapsed.Seconds()
 	summary.DashboardURL = st.dashboardURL
+	summary.KafkaBrokers = st.broker.Addrs()
+	summary.FirehoseEndpoint = "http://" + st.firehoseAddr
 	if st.dashboard != nil {
 		st.dashboard.SetAudit(dashboard.Audit{
 			Agree:          summary.LakeMatchesLedger,
