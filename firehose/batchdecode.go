@@ -33,8 +33,9 @@ func decodePutRecordBatch(body []byte) (putRecordBatchInput, *apiError) {
 // reports why it gave up.
 func parsePlainBatch(body []byte, in *putRecordBatchInput) bool {
 	var name []byte
-	var data [][]byte // base64 of each record, in order
-	haveRecords := false
+	// data is the base64 of each record, in order, and nil while the body has
+	// no Records member.
+	var data [][]byte
 
 	i := jsonscan.SkipSpace(body, 0)
 	if i == len(body) || body[i] != '{' {
@@ -68,7 +69,6 @@ func parsePlainBatch(body []byte, in *putRecordBatchInput) bool {
 				if !ok {
 					return false
 				}
-				haveRecords = true
 			default:
 				return false
 			}
@@ -96,7 +96,7 @@ func parsePlainBatch(body []byte, in *putRecordBatchInput) bool {
 		return false
 	}
 	in.DeliveryStreamName = string(name)
-	if haveRecords {
+	if data != nil {
 		in.Records = records
 	}
 	return true

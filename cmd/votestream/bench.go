@@ -44,7 +44,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		printBenchUsage(stderr)
 		return usagef("unknown benchmark %q: use one of the names listed above", args[0])
 	}
-	return target.run(ctx, args[1:], stdout, stderr)
+	err := target.run(ctx, args[1:], stdout, stderr)
+	// The flags of a benchmark are in its own --help, not in bench --help.
+	if usage, ok := err.(usageError); ok && usage.command == "" {
+		usage.command = "bench " + args[0]
+		return usage
+	}
+	return err
 }
 
 func printBenchUsage(w io.Writer) {

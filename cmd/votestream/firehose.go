@@ -86,7 +86,7 @@ func runFirehose(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	switch {
 	case *processorURL != "":
 		if process, err = firehose.NewHTTPProcessor(*processorURL, firehose.HTTPProcessorOptions{Timeout: *processorTimeout}); err != nil {
-			return usageError{err}
+			return usageError{err: err}
 		}
 	case *databaseURL != "":
 		secret, err := readVoterKeySecret(*secretFile)
@@ -128,7 +128,7 @@ func runFirehose(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			PathStyle:       true,
 		})
 		if err != nil {
-			return usageError{err}
+			return usageError{err: err}
 		}
 	}
 	options := firehose.Options{

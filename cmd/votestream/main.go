@@ -3,6 +3,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -29,13 +30,18 @@ func register(name, summary string, run func(ctx context.Context, args []string,
 }
 
 // usageError marks a mistake in how the command was called (exit code 2).
-type usageError struct{ err error }
+type usageError struct {
+	err error
+	// command names the command whose --help lists the flags, when it is
+	// not the first argument, such as "bench bridge".
+	command string
+}
 
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
 func usagef(format string, args ...any) error {
-	return usageError{fmt.Errorf(format, args...)}
+	return usageError{err: fmt.Errorf(format, args...)}
 }
 
 // setupError marks a missing dependency or unusable environment (exit code 2).
@@ -87,10 +93,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK
 	case errors.As(err, &usage):
-		name := args[0]
-		if _, ok := benchTargets[argOrEmpty(args, 1)]; name == "bench" && ok {
-			name += " " + args[1]
-		}
+		name := cmp.Or(usage.command, args[0])
 		fmt.Fprintf(stderr, "votestream %s: %v\nRun 'votestream %s --help' for the flags.\n", name, err, name)
 		return exitUsage
 	case errors.As(err, &setup):
@@ -145,7 +148,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return usageError{err}
+		return usageError{err: err}
 	}
 	return nil
 }
@@ -156,12 +159,4 @@ func envOr(key, def string) string {
 		return v
 	}
 	return def
-}
-
-// argOrEmpty returns args[i], or "" when args is shorter.
-func argOrEmpty(args []string, i int) string {
-	if i < len(args) {
-		return args[i]
-	}
-	return ""
 }

@@ -69,7 +69,7 @@ func runRedrive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	stream, err := chooseStream(tmpl, *streamName)
 	if err != nil {
-		return usageError{err}
+		return usageError{err: err}
 	}
 
 	key, secret := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
@@ -81,7 +81,7 @@ func runRedrive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *s3Endpoint != "" {
 		client, err := firehose.NewS3Client(firehose.S3Endpoint{URL: *s3Endpoint, Region: *region, AccessKeyID: key, SecretAccessKey: secret, PathStyle: true})
 		if err != nil {
-			return usageError{err}
+			return usageError{err: err}
 		}
 		store = redrive.S3Store{Client: client, Bucket: stream.Bucket}
 		source = *s3Endpoint + "/" + stream.Bucket
