@@ -20,7 +20,7 @@ type capturedRequest struct {
 	body   []byte
 }
 
-// capturingHTTPClient records each request and answers with an empty
+// capturingHTTPClient records each request and returns an empty
 // PutRecordBatch response, without any network.
 type capturingHTTPClient struct {
 	requests *[]capturedRequest

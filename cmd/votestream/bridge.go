@@ -87,7 +87,7 @@ func runBridge(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		o.RetryMaxAttempts = 1
 	}, bridge.PresizedPutRecordBatch)
 
-	kafkaOpts, err := security.opts(ctx)
+	kafkaOpts, err := security.opts(ctx, awsCfg.Credentials)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -37,9 +38,10 @@ func addKafkaSecurityFlags(fs *flag.FlagSet, envs *envFlags, region *string) *ka
 	return k
 }
 
-// opts returns the franz-go options of the parsed flags. It loads the AWS
-// configuration only for AWS_MSK_IAM.
-func (k *kafkaSecurityFlags) opts(ctx context.Context) ([]kgo.Opt, error) {
+// opts returns the franz-go options of the parsed flags. AWS_MSK_IAM signs
+// with credentials, or, when that is nil, with the AWS SDK's default chain
+// for the region flag, which opts loads only then.
+func (k *kafkaSecurityFlags) opts(ctx context.Context, credentials aws.CredentialsProvider) ([]kgo.Opt, error) {
 	k.config.TLS = *k.tls
 	k.config.Password = os.Getenv("VOTESTREAM_KAFKA_SASL_PASSWORD")
 	if *k.passwordFile != "" {
@@ -60,11 +62,14 @@ func (k *kafkaSecurityFlags) opts(ctx context.Context) ([]kgo.Opt, error) {
 		return nil, usagef("--kafka-sasl-mechanism %s needs a password: set VOTESTREAM_KAFKA_SASL_PASSWORD or --kafka-sasl-password-file", k.config.SASLMechanism)
 	}
 	if strings.EqualFold(k.config.SASLMechanism, kafkasec.SASLAWSMSKIAM) {
-		awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(*k.region))
-		if err != nil {
-			return nil, setupError{fmt.Errorf("load AWS configuration for AWS_MSK_IAM: %w", err)}
+		if credentials == nil {
+			awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(*k.region))
+			if err != nil {
+				return nil, setupError{fmt.Errorf("load AWS configuration for AWS_MSK_IAM: %w", err)}
+			}
+			credentials = awsCfg.Credentials
 		}
-		k.config.AWSCredentials = awsCfg.Credentials
+		k.config.AWSCredentials = credentials
 	}
 	opts, err := k.config.Opts()
 	if err != nil {

@@ -88,7 +88,7 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return nil
 	}
 
-	kafkaOpts, err := security.opts(ctx)
+	kafkaOpts, err := security.opts(ctx, nil)
 	if err != nil {
 		return err
 	}

@@ -126,11 +126,11 @@ func (c Config) saslMechanism() (sasl.Mechanism, error) {
 	case SASLScramSHA256, SASLScramSHA512:
 		switch {
 		case c.Username == "" && c.Password == "":
-			return nil, fmt.Errorf("kafka security: %s needs a user name and a password, and both are missing", c.SASLMechanism)
+			return nil, fmt.Errorf("kafka security: the user name and the password for %s are missing", c.SASLMechanism)
 		case c.Username == "":
-			return nil, fmt.Errorf("kafka security: %s needs a user name, and it is missing", c.SASLMechanism)
+			return nil, fmt.Errorf("kafka security: the user name for %s is missing", c.SASLMechanism)
 		case c.Password == "":
-			return nil, fmt.Errorf("kafka security: %s needs a password, and it is missing", c.SASLMechanism)
+			return nil, fmt.Errorf("kafka security: the password for %s is missing", c.SASLMechanism)
 		}
 		auth := scram.Auth{User: c.Username, Pass: c.Password}
 		if strings.EqualFold(c.SASLMechanism, SASLScramSHA256) {
