@@ -49,11 +49,11 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer cleanup()
 	e, err := election.Load(path)
 	if err != nil {
-		return usagef("--election %q: %v", *name, err)
+		return setupError{fmt.Errorf("--election %q: %w", *name, err)}
 	}
 	day, err := election.DefaultDay(path)
 	if err != nil {
-		return usagef("--election %q: %v", *name, err)
+		return setupError{fmt.Errorf("--election %q: %w", *name, err)}
 	}
 	if *electionDate != "" {
 		if day.Date, err = election.ParseDate(*electionDate); err != nil {
@@ -71,7 +71,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	stats, err := loader.Load(ctx, pool, e, day, progress.update)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table
-		return setupError{fmt.Errorf("%w: the database has no votestream schema; run votestream migrate on it first", err)}
+		return setupError{fmt.Errorf("%w: the database has no votestream schema, so run votestream migrate on it first", err)}
 	}
 	if err != nil {
 		return err
